@@ -1,0 +1,94 @@
+# kingsmootd - leader-election sidecar for etcd v3.
+#
+#   make            build kingsmootd
+#   make deps       install missing Debian packages (build, test and run)
+#   make run        build, start a throw-away etcd if none answers, run
+#   make check      build and run unit and integration tests
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX    ?= /usr/local
+SBINDIR   ?= $(PREFIX)/sbin
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR   ?= /lib/systemd/system
+DESTDIR   ?=
+
+CC        ?= cc
+PKGS      := libcurl jansson libconfig libsystemd
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+             -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PYTHON    := /usr/bin/python3
+
+BUILD     := build
+LIB_SRCS  := $(filter-out src/kingsmootd.c src/kingsmootctl.c,$(wildcard src/*.c))
+LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
+                libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
+                etcd-client python3 python3-pytest faketime
+
+.PHONY: all deps run check unit integration install clean bench
+
+all: $(BUILD)/kingsmootd
+
+$(BUILD):
+	mkdir -p $(BUILD)/tests
+
+$(BUILD)/%.o: src/%.c src/*.h | $(BUILD)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libkm.a: $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/kingsmootd: $(BUILD)/kingsmootd.o $(BUILD)/libkm.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkm.a | $(BUILD)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc -o $@ $< $(BUILD)/libkm.a \
+	    $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null) $(LDFLAGS)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || \
+	        missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+run: deps
+	$(MAKE) all
+	./scripts/run-local
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q tests/integration
+
+check: deps
+	$(MAKE) unit
+	$(MAKE) integration
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/kingsmoot/hooks.d
+	install -m 0755 $(BUILD)/kingsmootd $(DESTDIR)$(SBINDIR)/kingsmootd
+	install -m 0644 man/kingsmootd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/kingsmootd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 systemd/kingsmootd.service systemd/kingsmootd@.service $(DESTDIR)$(UNITDIR)/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/kingsmoot/kingsmootd.conf ] || \
+	    install -m 0644 etc/kingsmootd.conf $(DESTDIR)$(SYSCONFDIR)/kingsmoot/kingsmootd.conf
+
+clean:
+	rm -rf $(BUILD)

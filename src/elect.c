@@ -1,0 +1,886 @@
+/*
+ * elect.c - the election state machine (DESIGN 1 and 2).
+ *
+ * Two loops run side by side. The view keeps every key under
+ * "<prefix><service>/" current: one linearizable range, then a watch from
+ * the range's revision + 1, and a new range whenever the watch is lost.
+ * The candidacy holds a lease, renews it every TTL/3 and keeps one key
+ * attached to it. The role is derived from both after every event: the
+ * key with the lowest create revision leads, and nobody counts as a
+ * member once the local lease deadline has passed.
+ */
+#include "elect.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "etcd.h"
+#include "hook.h"
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "util.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define KEEPALIVE_RETRY_MS 250
+#define ABANDONED_LEASES 8
+
+enum phase {
+	PHASE_RUN,
+	PHASE_RESIGN_HOOKS,     /* not_member published, its hooks running */
+	PHASE_RESIGN_DELETE,    /* deleting our key */
+	PHASE_STOP_HOOKS,
+	PHASE_STOP_REVOKE,
+	PHASE_STOPPED,
+};
+
+static struct {
+	const struct config *cfg;
+	char *prefix;
+	size_t prefix_len;
+
+	/* The view. */
+	struct etcd_kv *keys;
+	size_t n_keys;
+	int64_t view_rev;
+	bool view_valid;
+	struct etcd_call *range_call;
+	struct etcd_watch *watch;
+	unsigned watch_generation;
+	struct loop_timer sync_timer;
+	int sync_failures;
+
+	/* The candidacy. */
+	int64_t lease_id;
+	uint64_t deadline;      /* CLOCK_BOOTTIME ms; 0 without a lease */
+	uint64_t last_contact;
+	char *my_key;
+	size_t my_key_len;
+	int64_t my_rev;         /* create revision of our key; 0 without one */
+	struct etcd_call *grant_call, *create_call, *keepalive_call, *delete_call;
+	struct etcd_call *revoke_call;
+	uint64_t grant_sent, keepalive_sent;
+	struct loop_timer keepalive_timer, deadline_timer, campaign_timer;
+	int campaign_failures;
+	struct {
+		int64_t id;
+		bool revoke_pending;
+	} abandoned[ABANDONED_LEASES];
+	unsigned n_abandoned;
+	int64_t duplicate_warned_rev;
+
+	/* Step-down sequencing. */
+	enum phase phase;
+	bool resign_backoff;
+	void (*stop_done)(void *ud);
+	void *stop_ud;
+	struct loop_timer hooks_wait_timer;
+	struct loop_timer stop_done_timer;
+
+	/* What is published. */
+	enum km_role role;
+	char leader[STATE_MAX_VALUE];
+	int64_t term;
+	double since;
+} E;
+
+static void update(void);
+static void campaign_step(void);
+static void sync_start(void);
+
+static uint64_t ttl_ms(void)
+{
+	return (uint64_t)E.cfg->ttl * 1000u;
+}
+
+static uint64_t backoff_ms(int failures)
+{
+	uint64_t d = BACKOFF_MIN_MS;
+
+	for (int i = 0; i < failures && d < BACKOFF_MAX_MS; i++)
+		d *= 2;
+	if (d > BACKOFF_MAX_MS)
+		d = BACKOFF_MAX_MS;
+	/* Jitter of +-25% keeps restarted fleets from retrying in step. */
+	return d * 3 / 4 + (uint64_t)random() % (d / 2 + 1);
+}
+
+static bool is_candidate(void)
+{
+	return E.cfg->mode == MODE_CANDIDATE;
+}
+
+/* ---- the view ---------------------------------------------------------- */
+
+static struct etcd_kv *view_find(const char *key, size_t len)
+{
+	for (size_t i = 0; i < E.n_keys; i++)
+		if (E.keys[i].key_len == len && memcmp(E.keys[i].key, key, len) == 0)
+			return &E.keys[i];
+	return NULL;
+}
+
+static void view_clear(void)
+{
+	etcd_kvs_free(E.keys, E.n_keys);
+	E.keys = NULL;
+	E.n_keys = 0;
+}
+
+static void view_delete(const char *key, size_t len)
+{
+	struct etcd_kv *kv = view_find(key, len);
+
+	if (kv == NULL)
+		return;
+	etcd_kv_clear(kv);
+	*kv = E.keys[--E.n_keys];
+}
+
+/* Takes ownership of kv's buffers. */
+static void view_put(struct etcd_kv *kv)
+{
+	struct etcd_kv *old = view_find(kv->key, kv->key_len);
+
+	if (old) {
+		etcd_kv_clear(old);
+		*old = *kv;
+	} else if (E.n_keys < ETCD_MAX_KVS) {
+		struct etcd_kv *p = realloc(E.keys, (E.n_keys + 1) * sizeof(*p));
+		if (p == NULL) {
+			etcd_kv_clear(kv);
+			return;
+		}
+		E.keys = p;
+		E.keys[E.n_keys++] = *kv;
+	} else {
+		log_warnx("election %s holds more than %d candidates; ignoring %s",
+		    E.prefix, ETCD_MAX_KVS, kv->key);
+		etcd_kv_clear(kv);
+		return;
+	}
+	memset(kv, 0, sizeof(*kv));
+}
+
+static bool lease_abandoned(int64_t lease)
+{
+	for (unsigned i = 0; i < ABANDONED_LEASES; i++)
+		if (lease != 0 && E.abandoned[i].id == lease)
+			return true;
+	return false;
+}
+
+static void warn_duplicate_identity(void)
+{
+	for (size_t i = 0; i < E.n_keys; i++) {
+		struct etcd_kv *kv = &E.keys[i];
+
+		if (strcmp(kv->value, E.cfg->node) != 0 ||
+		    (E.my_key && strcmp(kv->key, E.my_key) == 0) ||
+		    lease_abandoned(kv->lease) ||
+		    kv->create_revision == E.duplicate_warned_rev)
+			continue;
+		/* Our own key is only known once the txn answered. */
+		if (E.create_call || (E.lease_id && kv->lease == E.lease_id))
+			continue;
+		E.duplicate_warned_rev = kv->create_revision;
+		log_warnx("another live candidate %s already uses node id '%s': two "
+		    "daemons with one identity confuse every reader", kv->key,
+		    E.cfg->node);
+	}
+}
+
+/* ---- publishing --------------------------------------------------------- */
+
+const struct etcd_kv *election_leader(const struct etcd_kv *keys, size_t n)
+{
+	const struct etcd_kv *low = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (low == NULL || keys[i].create_revision < low->create_revision)
+			low = &keys[i];
+	return low;
+}
+
+enum km_role election_role(const struct etcd_kv *keys, size_t n, int64_t view_rev,
+    const char *my_key, size_t my_key_len, int64_t my_rev)
+{
+	const struct etcd_kv *mine = NULL;
+
+	/* Keys older than ours are certain to be in the view only once the
+	 * view has reached our own create revision. */
+	if (my_key == NULL || my_rev <= 0 || view_rev < my_rev)
+		return ROLE_NOT_MEMBER;
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].key_len == my_key_len &&
+		    memcmp(keys[i].key, my_key, my_key_len) == 0)
+			mine = &keys[i];
+	if (mine == NULL || mine->create_revision != my_rev)
+		return ROLE_NOT_MEMBER;
+	return mine == election_leader(keys, n) ? ROLE_LEADER : ROLE_FOLLOWER;
+}
+
+static void compute_role(enum km_role *role, const char **leader, int64_t *term)
+{
+	const struct etcd_kv *low = election_leader(E.keys, E.n_keys);
+
+	*leader = low ? low->value : "";
+	*term = low ? low->create_revision : 0;
+	*role = ROLE_NOT_MEMBER;
+	if (E.phase != PHASE_RUN)
+		return;
+	if (!is_candidate()) {
+		*role = E.view_valid ? ROLE_OBSERVER : ROLE_NOT_MEMBER;
+		return;
+	}
+	if (E.lease_id == 0 || E.deadline == 0 || now_ms() >= E.deadline)
+		return;
+	*role = election_role(E.keys, E.n_keys, E.view_rev, E.my_key,
+	    E.my_key_len, E.my_rev);
+}
+
+static void announce(void)
+{
+	switch (E.role) {
+	case ROLE_LEADER:
+		notify_status("leader of %s (term %" PRId64 ")", E.cfg->service, E.term);
+		break;
+	case ROLE_FOLLOWER:
+		notify_status("follower of %s (leader %s, term %" PRId64 ")",
+		    E.cfg->service, E.leader, E.term);
+		break;
+	case ROLE_OBSERVER:
+		notify_status("observer of %s (leader %s, term %" PRId64 ")",
+		    E.cfg->service, E.leader[0] ? E.leader : "none", E.term);
+		break;
+	default:
+		notify_status("not_member of %s", E.cfg->service);
+		break;
+	}
+}
+
+/*
+ * Write the state file, then start the hooks. Returns -errno when the
+ * file could not be written; the role is taken either way, except that
+ * the caller must not let a leader stand on an unwritten file.
+ */
+static int publish(enum km_role role, const char *leader, int64_t term)
+{
+	bool role_changed = role != E.role;
+	bool changed = role_changed || term != E.term || strcmp(leader, E.leader) != 0;
+	enum km_role previous = E.role;
+	struct state st;
+	int r;
+
+	/* A leader rewrites its file on every renewal for VALID_UNTIL. */
+	if (!changed && role != ROLE_LEADER)
+		return 0;
+	memset(&st, 0, sizeof(st));
+	st.role = role;
+	snprintf(st.service, sizeof(st.service), "%s", E.cfg->service);
+	snprintf(st.node, sizeof(st.node), "%s", E.cfg->node);
+	snprintf(st.leader, sizeof(st.leader), "%s", leader);
+	st.term = term;
+	st.since = role_changed ? now_unix() : E.since;
+	st.valid_until = role == ROLE_LEADER ? boottime_to_unix(E.deadline) : 0;
+	st.pid = getpid();
+	r = state_write(E.cfg->state_file, &st);
+	if (r < 0) {
+		log_err("cannot write state file %s: %s", E.cfg->state_file, strerror(-r));
+		if (role == ROLE_LEADER)
+			return r;
+	}
+	if (!changed)
+		return 0;
+	E.role = role;
+	E.since = st.since;
+	E.term = term;
+	snprintf(E.leader, sizeof(E.leader), "%s", leader);
+	if (role_changed) {
+		struct hook_env env = {
+			.role = role, .previous_role = previous,
+			.service = E.cfg->service, .node = E.cfg->node,
+			.leader = E.leader, .term = E.term,
+			.state_file = E.cfg->state_file,
+		};
+		log_info("role %s -> %s (leader '%s', term %" PRId64 ")",
+		    role_name(previous), role_name(role), E.leader, E.term);
+		hooks_transition(&env);
+	} else {
+		log_info("leader of %s is now '%s' (term %" PRId64 ")",
+		    E.cfg->service, E.leader, E.term);
+	}
+	announce();
+	return 0;
+}
+
+static void update(void)
+{
+	enum km_role role;
+	const char *leader;
+	int64_t term;
+
+	if (E.cfg == NULL || E.phase == PHASE_STOPPED)
+		return;
+	if (E.watch && E.watch_generation != etcd_endpoint_generation()) {
+		/* Unary calls moved to another member; follow with the watch so a
+		 * partitioned member does not keep us blind. */
+		etcd_watch_stop(E.watch);
+		E.watch = NULL;
+		sync_start();
+	}
+	warn_duplicate_identity();
+	compute_role(&role, &leader, &term);
+	if (publish(role, leader, term) < 0 && role == ROLE_LEADER) {
+		/* A leader nobody can see is worse than none: let another lead. */
+		E.resign_backoff = true;
+		elect_resign("state file cannot be written");
+		return;
+	}
+	if (role != ROLE_NOT_MEMBER)
+		notify_ready();
+}
+
+/* ---- the candidacy ------------------------------------------------------ */
+
+static void abandoned_revoke_done(const struct etcd_result *res, void *ud)
+{
+	int64_t lease = (int64_t)(intptr_t)ud;
+
+	/* "Not found" is as good as revoked. */
+	if (res->err != 0 && !(res->err == -EREMOTEIO && res->error.grpc_code == 5))
+		return;
+	for (unsigned i = 0; i < ABANDONED_LEASES; i++)
+		if (E.abandoned[i].id == lease)
+			E.abandoned[i].revoke_pending = false;
+}
+
+/*
+ * An abandoned lease may outlive us in etcd (it restores leases at full
+ * TTL after a restart), and its key would stand in front of our new one.
+ * Revoke it as soon as etcd answers again.
+ */
+static void revoke_abandoned(void)
+{
+	for (unsigned i = 0; i < ABANDONED_LEASES; i++)
+		if (E.abandoned[i].revoke_pending)
+			(void)etcd_call("/v3/lease/revoke",
+			    etcd_req_lease_id(E.abandoned[i].id),
+			    abandoned_revoke_done, (void *)(intptr_t)E.abandoned[i].id);
+}
+
+static void remember_abandoned(int64_t lease, bool revoke)
+{
+	unsigned slot = E.n_abandoned++ % ABANDONED_LEASES;
+
+	E.abandoned[slot].id = lease;
+	E.abandoned[slot].revoke_pending = revoke;
+}
+
+static void cancel_call(struct etcd_call **call)
+{
+	etcd_call_cancel(*call);
+	*call = NULL;
+}
+
+/* Forget the lease locally; revoke it when etcd may still hold it. */
+static void drop_lease(const char *why, bool revoke)
+{
+	if (E.lease_id == 0)
+		return;
+	log_warnx("giving up lease %" PRIx64 ": %s", (uint64_t)E.lease_id, why);
+	remember_abandoned(E.lease_id, revoke);
+	if (revoke)
+		revoke_abandoned();
+	cancel_call(&E.keepalive_call);
+	cancel_call(&E.create_call);
+	loop_timer_disarm(&E.keepalive_timer);
+	loop_timer_disarm(&E.deadline_timer);
+	E.lease_id = 0;
+	E.deadline = 0;
+	E.my_rev = 0;
+	free(E.my_key);
+	E.my_key = NULL;
+	E.my_key_len = 0;
+	update();
+	campaign_step();
+}
+
+static void arm_renewal(uint64_t sent, int64_t ttl)
+{
+	uint64_t margin = sec_to_ms(E.cfg->margin);
+	uint64_t ttl_ms_now = (uint64_t)ttl * 1000u;
+
+	/* etcd cannot expire the lease before sent + TTL. */
+	E.deadline = sent + ttl_ms_now - (margin < ttl_ms_now ? margin : ttl_ms_now);
+	loop_timer_arm_at(&E.deadline_timer, E.deadline);
+	loop_timer_arm_at(&E.keepalive_timer, sent + ttl_ms_now / 3);
+}
+
+static void deadline_passed(void *ud)
+{
+	if (E.lease_id == 0)
+		return;
+	drop_lease("lease deadline passed without a renewal", true);
+}
+
+static void keepalive_done(const struct etcd_result *res, void *ud)
+{
+	int64_t ttl = 0;
+
+	E.keepalive_call = NULL;
+	if (res->err == 0 && etcd_parse_keepalive(res->body, &ttl) == 0) {
+		E.last_contact = now_ms();
+		if (ttl <= 0) {
+			drop_lease("etcd says the lease is gone", false);
+			return;
+		}
+		arm_renewal(E.keepalive_sent, ttl);
+		if (E.role == ROLE_LEADER)
+			update();
+		return;
+	}
+	log_warnx("lease keepalive failed (%s): %s", res->endpoint,
+	    res->err == 0 ? "malformed answer" : res->error.message);
+	/* Retry soon; the deadline timer decides when it is too late. */
+	loop_timer_arm_in(&E.keepalive_timer,
+	    KEEPALIVE_RETRY_MS < ttl_ms() / 3 ? KEEPALIVE_RETRY_MS : ttl_ms() / 3);
+	update();
+}
+
+static void keepalive_tick(void *ud)
+{
+	if (E.lease_id == 0 || E.keepalive_call)
+		return;
+	E.keepalive_sent = now_ms();
+	E.keepalive_call = etcd_call("/v3/lease/keepalive",
+	    etcd_req_lease_id(E.lease_id), keepalive_done, NULL);
+	if (E.keepalive_call == NULL)
+		loop_timer_arm_in(&E.keepalive_timer, KEEPALIVE_RETRY_MS);
+}
+
+static void campaign_failed(const char *what, const struct etcd_result *res)
+{
+	uint64_t delay = backoff_ms(E.campaign_failures++);
+
+	log_warnx("%s failed (%s): %s; retrying in %" PRIu64 " ms", what,
+	    res ? res->endpoint : etcd_current_endpoint(),
+	    res ? (res->err == 0 ? "malformed answer" : res->error.message) : "no request",
+	    delay);
+	loop_timer_arm_in(&E.campaign_timer, delay);
+	notify_ready();
+	update();
+}
+
+static void create_done(const struct etcd_result *res, void *ud)
+{
+	bool created;
+	int64_t rev, lease;
+
+	E.create_call = NULL;
+	if (res->err == 0 && etcd_parse_create(res->body, &created, &rev, &lease) == 0) {
+		E.last_contact = now_ms();
+		if (!created && lease != E.lease_id) {
+			/* Someone else wrote a key with our lease's name. */
+			drop_lease("our key name is taken by another lease", true);
+			return;
+		}
+		E.campaign_failures = 0;
+		E.my_rev = rev;
+		log_info("campaigning as %s (create revision %" PRId64 ")", E.my_key, rev);
+		update();
+		return;
+	}
+	if (res->err == -EREMOTEIO && res->error.grpc_code == 5) {
+		drop_lease("etcd does not know the lease", false);
+		return;
+	}
+	campaign_failed("creating the candidate key", res);
+}
+
+static void grant_done(const struct etcd_result *res, void *ud)
+{
+	int64_t id, ttl;
+	char name[32];
+
+	E.grant_call = NULL;
+	if (res->err != 0 || etcd_parse_grant(res->body, &id, &ttl) < 0) {
+		campaign_failed("lease grant", res);
+		return;
+	}
+	E.last_contact = now_ms();
+	if (E.phase >= PHASE_STOP_HOOKS) {
+		/* Stopping: the lease is not wanted any more. */
+		(void)etcd_call("/v3/lease/revoke", etcd_req_lease_id(id), NULL, NULL);
+		return;
+	}
+	revoke_abandoned();
+	E.lease_id = id;
+	snprintf(name, sizeof(name), "%" PRIx64, (uint64_t)id);
+	free(E.my_key);
+	E.my_key_len = E.prefix_len + strlen(name);
+	E.my_key = xcalloc(E.my_key_len + 1, 1);
+	memcpy(E.my_key, E.prefix, E.prefix_len);
+	memcpy(E.my_key + E.prefix_len, name, strlen(name));
+	E.my_rev = 0;
+	log_debug("granted lease %s with TTL %" PRId64 " s", name, ttl);
+	arm_renewal(E.grant_sent, ttl);
+	campaign_step();
+}
+
+static void campaign_step(void)
+{
+	if (!is_candidate() || E.phase != PHASE_RUN)
+		return;
+	if (E.grant_call || E.create_call || E.delete_call ||
+	    E.campaign_timer.armed)
+		return;
+	if (E.lease_id == 0) {
+		E.grant_sent = now_ms();
+		E.grant_call = etcd_call("/v3/lease/grant",
+		    etcd_req_grant(E.cfg->ttl), grant_done, NULL);
+		if (E.grant_call == NULL)
+			campaign_failed("lease grant", NULL);
+	} else if (E.my_rev == 0) {
+		E.create_call = etcd_call("/v3/kv/txn",
+		    etcd_req_create_if_absent(E.my_key, E.my_key_len, E.cfg->node,
+		    strlen(E.cfg->node), E.lease_id), create_done, NULL);
+		if (E.create_call == NULL)
+			campaign_failed("creating the candidate key", NULL);
+	}
+}
+
+static void campaign_timer_fired(void *ud)
+{
+	campaign_step();
+}
+
+/* ---- view synchronisation ------------------------------------------------ */
+
+static void watch_ended(int err, const char *why, void *ud);
+
+static void my_key_event(const struct etcd_event *ev)
+{
+	if (E.my_rev == 0 || E.phase != PHASE_RUN || E.create_call ||
+	    ev->kv.key_len != E.my_key_len ||
+	    memcmp(ev->kv.key, E.my_key, E.my_key_len) != 0)
+		return;
+	if (ev->type == ETCD_EVENT_DELETE) {
+		log_warnx("our key %s was deleted in etcd", E.my_key);
+		E.my_rev = 0;
+		campaign_step();
+		return;
+	}
+	if (ev->kv.create_revision != E.my_rev || ev->kv.lease != E.lease_id ||
+	    strcmp(ev->kv.value, E.cfg->node) != 0) {
+		log_warnx("our key %s was changed in etcd; stepping down", E.my_key);
+		E.my_rev = ev->kv.create_revision;
+		elect_resign("our key was changed");
+	}
+}
+
+static void watch_message(const struct etcd_watch_msg *msg, void *ud)
+{
+	if (msg->canceled) {
+		log_warnx("election watch cancelled%s%s (compact revision %" PRId64 ")",
+		    msg->cancel_reason[0] ? ": " : "", msg->cancel_reason,
+		    msg->compact_revision);
+		etcd_watch_stop(E.watch);
+		E.watch = NULL;
+		sync_start();
+		return;
+	}
+	for (size_t i = 0; i < msg->n_events; i++) {
+		const struct etcd_event *ev = &msg->events[i];
+		struct etcd_kv kv;
+
+		my_key_event(ev);
+		if (ev->type == ETCD_EVENT_DELETE) {
+			view_delete(ev->kv.key, ev->kv.key_len);
+			continue;
+		}
+		/* Keys and values may hold NUL bytes: copy them whole. */
+		kv = ev->kv;
+		kv.key = xcalloc(ev->kv.key_len + 1, 1);
+		memcpy(kv.key, ev->kv.key, ev->kv.key_len);
+		kv.value = xcalloc(ev->kv.value_len + 1, 1);
+		memcpy(kv.value, ev->kv.value, ev->kv.value_len);
+		view_put(&kv);
+	}
+	if (msg->revision > E.view_rev)
+		E.view_rev = msg->revision;
+	E.last_contact = now_ms();
+	update();
+}
+
+static void watch_ended(int err, const char *why, void *ud)
+{
+	E.watch = NULL;
+	log_warnx("election watch ended: %s", why);
+	sync_start();
+}
+
+static void range_done(const struct etcd_result *res, void *ud)
+{
+	struct etcd_kv *kvs;
+	size_t n;
+	int64_t rev;
+	int r = -EPROTO;
+
+	E.range_call = NULL;
+	if (res->err == 0)
+		r = etcd_parse_range(res->body, &rev, &kvs, &n);
+	if (r < 0) {
+		uint64_t delay = backoff_ms(E.sync_failures++);
+
+		log_warnx("reading election %s failed (%s): %s; retrying in %" PRIu64 " ms",
+		    E.prefix, res->endpoint,
+		    res->err ? res->error.message :
+		    r == -E2BIG ? "too many candidates" : "malformed answer", delay);
+		/* Only an observer has nothing else vouching for its view. */
+		E.view_valid = false;
+		loop_timer_arm_in(&E.sync_timer, delay);
+		notify_ready();
+		update();
+		return;
+	}
+	view_clear();
+	E.keys = kvs;
+	E.n_keys = n;
+	E.view_rev = rev;
+	E.view_valid = true;
+	E.sync_failures = 0;
+	E.last_contact = now_ms();
+	if (E.my_rev && E.phase == PHASE_RUN && !E.create_call &&
+	    view_find(E.my_key, E.my_key_len) == NULL) {
+		log_warnx("our key %s is gone from etcd", E.my_key);
+		E.my_rev = 0;
+		campaign_step();
+	}
+	etcd_watch_stop(E.watch);
+	E.watch_generation = etcd_endpoint_generation();
+	E.watch = etcd_watch_start(E.prefix, E.prefix_len, rev + 1, watch_message,
+	    watch_ended, NULL);
+	if (E.watch == NULL)
+		loop_timer_arm_in(&E.sync_timer, backoff_ms(E.sync_failures++));
+	update();
+}
+
+static void sync_start(void)
+{
+	if (E.range_call || E.sync_timer.armed || E.phase == PHASE_STOPPED)
+		return;
+	E.range_call = etcd_call("/v3/kv/range",
+	    etcd_req_range_prefix(E.prefix, E.prefix_len), range_done, NULL);
+	if (E.range_call == NULL)
+		loop_timer_arm_in(&E.sync_timer, backoff_ms(E.sync_failures++));
+}
+
+static void sync_timer_fired(void *ud)
+{
+	sync_start();
+}
+
+/* ---- stepping down ------------------------------------------------------ */
+
+static void resign_delete_done(const struct etcd_result *res, void *ud)
+{
+	E.delete_call = NULL;
+	if (E.phase != PHASE_RESIGN_DELETE)
+		return;
+	E.phase = PHASE_RUN;
+	if (res->err != 0) {
+		/* The key may still stand first in line; only a new lease (a new
+		 * key name) is sure to queue behind it. */
+		drop_lease("could not delete our key while resigning", true);
+	} else {
+		E.my_rev = 0;
+	}
+	if (E.resign_backoff) {
+		E.resign_backoff = false;
+		loop_timer_arm_in(&E.campaign_timer, backoff_ms(E.campaign_failures++));
+	}
+	update();
+	campaign_step();
+}
+
+static void stop_revoke_done(const struct etcd_result *res, void *ud)
+{
+	E.revoke_call = NULL;
+	if (res->err != 0 && !(res->err == -EREMOTEIO && res->error.grpc_code == 5))
+		log_warnx("revoking lease %" PRIx64 " failed: %s; it expires by itself",
+		    (uint64_t)E.lease_id, res->error.message);
+	E.phase = PHASE_STOPPED;
+	/* The owner may tear the etcd client down: not from inside its
+	 * callback. */
+	loop_timer_arm_in(&E.stop_done_timer, 0);
+}
+
+static void stop_done_fired(void *ud)
+{
+	if (E.stop_done)
+		E.stop_done(E.stop_ud);
+}
+
+static void after_demotion_hooks(void)
+{
+	loop_timer_disarm(&E.hooks_wait_timer);
+	if (E.phase == PHASE_RESIGN_HOOKS) {
+		if (E.my_rev == 0) {
+			resign_delete_done(&(struct etcd_result){ .err = 0 }, NULL);
+			return;
+		}
+		E.phase = PHASE_RESIGN_DELETE;
+		cancel_call(&E.delete_call);
+		E.delete_call = etcd_call("/v3/kv/txn",
+		    etcd_req_delete_if_created(E.my_key, E.my_key_len, E.my_rev),
+		    resign_delete_done, NULL);
+		if (E.delete_call == NULL)
+			resign_delete_done(&(struct etcd_result){ .err = -EIO }, NULL);
+	} else if (E.phase == PHASE_STOP_HOOKS) {
+		E.phase = PHASE_STOP_REVOKE;
+		cancel_call(&E.grant_call);
+		cancel_call(&E.create_call);
+		cancel_call(&E.keepalive_call);
+		loop_timer_disarm(&E.keepalive_timer);
+		loop_timer_disarm(&E.deadline_timer);
+		if (E.lease_id)
+			E.revoke_call = etcd_call("/v3/lease/revoke",
+			    etcd_req_lease_id(E.lease_id), stop_revoke_done, NULL);
+		if (E.revoke_call == NULL)
+			stop_revoke_done(&(struct etcd_result){ .err = 0 }, NULL);
+	}
+}
+
+static void hooks_wait_expired(void *ud)
+{
+	log_warnx("demotion hooks still running; going on without them");
+	after_demotion_hooks();
+}
+
+/* Publish not_member, then continue once its hooks have ended. */
+static void demote_then(enum phase phase)
+{
+	E.phase = phase;
+	update();
+	if (!hooks_busy()) {
+		after_demotion_hooks();
+		return;
+	}
+	/* Hooks bound themselves by hooks.timeout plus the 2 s SIGKILL grace. */
+	loop_timer_arm_in(&E.hooks_wait_timer,
+	    sec_to_ms(E.cfg->hooks_timeout) + 3000);
+}
+
+void elect_hooks_done(enum km_role role, bool ok)
+{
+	if ((E.phase == PHASE_RESIGN_HOOKS || E.phase == PHASE_STOP_HOOKS) &&
+	    role == ROLE_NOT_MEMBER) {
+		after_demotion_hooks();
+		return;
+	}
+	if (role == ROLE_LEADER && !ok && E.role == ROLE_LEADER &&
+	    E.cfg->on_leader_failure == LEADER_FAILURE_RESIGN) {
+		log_warnx("a leader hook failed: resigning so another node can lead");
+		elect_resign("leader hook failed");
+	}
+}
+
+void elect_resign(const char *why)
+{
+	if (E.phase != PHASE_RUN || !is_candidate())
+		return;
+	log_notice("stepping down: %s", why);
+	loop_timer_disarm(&E.campaign_timer);
+	demote_then(PHASE_RESIGN_HOOKS);
+}
+
+void elect_stop(void (*done)(void *ud), void *ud)
+{
+	E.stop_done = done;
+	E.stop_ud = ud;
+	if (E.phase >= PHASE_STOP_HOOKS)
+		return;
+	loop_timer_disarm(&E.campaign_timer);
+	cancel_call(&E.delete_call);
+	demote_then(PHASE_STOP_HOOKS);
+}
+
+/* ---- session ------------------------------------------------------------ */
+
+int elect_start(const struct config *cfg)
+{
+	size_t plen = strlen(cfg->prefix), slen = strlen(cfg->service);
+
+	memset(&E, 0, sizeof(E));
+	E.cfg = cfg;
+	E.prefix_len = plen + slen + 1;
+	E.prefix = xcalloc(E.prefix_len + 1, 1);
+	memcpy(E.prefix, cfg->prefix, plen);
+	memcpy(E.prefix + plen, cfg->service, slen);
+	E.prefix[E.prefix_len - 1] = '/';
+	E.role = ROLE_NOT_MEMBER;
+	E.since = now_unix();
+	srandom((unsigned)(now_ms() ^ (uint64_t)getpid()));
+	loop_timer_init(&E.sync_timer, sync_timer_fired, NULL);
+	loop_timer_init(&E.keepalive_timer, keepalive_tick, NULL);
+	loop_timer_init(&E.deadline_timer, deadline_passed, NULL);
+	loop_timer_init(&E.campaign_timer, campaign_timer_fired, NULL);
+	loop_timer_init(&E.hooks_wait_timer, hooks_wait_expired, NULL);
+	loop_timer_init(&E.stop_done_timer, stop_done_fired, NULL);
+	log_info("%s in election %s as '%s' (endpoints %s, TTL %" PRId64 " s)",
+	    is_candidate() ? "campaigning" : "observing", E.prefix, cfg->node,
+	    etcd_current_endpoint(), cfg->ttl);
+	announce();
+	sync_start();
+	campaign_step();
+	return 0;
+}
+
+void elect_set_config(const struct config *cfg)
+{
+	E.cfg = cfg;
+}
+
+void elect_free(void)
+{
+	loop_timer_disarm(&E.sync_timer);
+	loop_timer_disarm(&E.keepalive_timer);
+	loop_timer_disarm(&E.deadline_timer);
+	loop_timer_disarm(&E.campaign_timer);
+	loop_timer_disarm(&E.hooks_wait_timer);
+	loop_timer_disarm(&E.stop_done_timer);
+	cancel_call(&E.range_call);
+	cancel_call(&E.grant_call);
+	cancel_call(&E.create_call);
+	cancel_call(&E.keepalive_call);
+	cancel_call(&E.delete_call);
+	cancel_call(&E.revoke_call);
+	etcd_watch_stop(E.watch);
+	view_clear();
+	free(E.prefix);
+	free(E.my_key);
+	memset(&E, 0, sizeof(E));
+	E.role = ROLE_NOT_MEMBER;
+}
+
+bool elect_healthy(void)
+{
+	uint64_t now = now_ms();
+
+	if (E.cfg == NULL)
+		return false;
+	if (is_candidate())
+		return E.deadline != 0 && now < E.deadline;
+	return E.view_valid && now - E.last_contact < ttl_ms();
+}
+
+enum km_role elect_role(void)
+{
+	return E.role;
+}

@@ -1,0 +1,40 @@
+/*
+ * elect.h - the election: candidacy (lease, key, keepalive), the view of
+ * every candidate under the election prefix, and the published role.
+ */
+#ifndef KM_ELECT_H
+#define KM_ELECT_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "etcdproto.h"
+#include "state.h"
+
+/* cfg must outlive the session (see elect_set_config). */
+int elect_start(const struct config *cfg);
+/* Swap in a configuration that needs no new session. */
+void elect_set_config(const struct config *cfg);
+/* SIGUSR1: step down, then campaign again at the back of the queue. */
+void elect_resign(const char *why);
+/*
+ * Graceful end of the session: publish not_member, let its hooks finish,
+ * then revoke the lease. done() runs once all of that is over; the
+ * caller then tears the session down (elect_free).
+ */
+void elect_stop(void (*done)(void *ud), void *ud);
+void elect_free(void);
+
+/* The hooks module finished the batch for role. */
+void elect_hooks_done(enum km_role role, bool ok);
+
+/* The rule itself, without I/O: the lowest create revision leads, and
+ * our key counts only once the view has caught up with it. */
+const struct etcd_kv *election_leader(const struct etcd_kv *keys, size_t n);
+enum km_role election_role(const struct etcd_kv *keys, size_t n, int64_t view_rev,
+    const char *my_key, size_t my_key_len, int64_t my_rev);
+
+bool elect_healthy(void);
+enum km_role elect_role(void);
+
+#endif

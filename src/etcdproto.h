@@ -1,0 +1,106 @@
+/*
+ * etcdproto.h - etcd v3 JSON gateway messages: building requests and
+ * parsing responses, with no I/O (see PROTOCOL.md for the wire facts).
+ *
+ * Every response field is treated as optional, because the gateway omits
+ * proto3 zero values, and int64 fields arrive as JSON strings.
+ */
+#ifndef KM_ETCDPROTO_H
+#define KM_ETCDPROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/* Responses larger than this are failed requests, not memory growth. */
+#define ETCD_MAX_RESPONSE (4u << 20)
+/* Candidates we track under one election prefix. */
+#define ETCD_MAX_KVS 4096
+
+struct etcd_kv {
+	char *key;              /* decoded bytes, NUL-terminated */
+	size_t key_len;
+	char *value;            /* decoded bytes, NUL-terminated; "" if absent */
+	size_t value_len;
+	int64_t create_revision;
+	int64_t mod_revision;
+	int64_t version;
+	int64_t lease;
+};
+
+struct etcd_error {
+	long http_status;
+	int grpc_code;          /* -1 when unknown */
+	char message[256];
+};
+
+enum etcd_event_type { ETCD_EVENT_PUT, ETCD_EVENT_DELETE };
+
+struct etcd_event {
+	enum etcd_event_type type;
+	struct etcd_kv kv;
+};
+
+struct etcd_watch_msg {
+	int64_t revision;       /* header.revision; 0 if absent */
+	bool created;
+	bool canceled;
+	int64_t compact_revision;
+	char cancel_reason[256];
+	struct etcd_event *events;
+	size_t n_events;
+};
+
+/* Field helpers: int64 given as string or number; absent -> 0. */
+int etcd_json_int64(json_t *obj, const char *field, int64_t *out);
+
+/* Requests. Keys and values are raw bytes; base64 is applied here. */
+json_t *etcd_req_grant(int64_t ttl);
+json_t *etcd_req_lease_id(int64_t id);   /* keepalive, revoke */
+json_t *etcd_req_create_if_absent(const char *key, size_t key_len,
+    const char *value, size_t value_len, int64_t lease);
+json_t *etcd_req_range_prefix(const char *prefix, size_t len);
+json_t *etcd_req_delete_if_created(const char *key, size_t key_len,
+    int64_t create_revision);
+json_t *etcd_req_watch_prefix(const char *prefix, size_t len, int64_t start_revision);
+json_t *etcd_req_authenticate(const char *name, const char *password);
+
+/* Responses. All return 0 or -EPROTO for a malformed body. */
+int etcd_parse_header_revision(json_t *body, int64_t *revision);
+int etcd_parse_grant(json_t *body, int64_t *id, int64_t *ttl);
+/* ttl is 0 when the lease is gone (the gateway omits TTL). */
+int etcd_parse_keepalive(json_t *body, int64_t *ttl);
+int etcd_parse_create(json_t *body, bool *created, int64_t *create_revision,
+    int64_t *lease);
+int etcd_parse_range(json_t *body, int64_t *revision, struct etcd_kv **kvs,
+    size_t *n_kvs);
+int etcd_parse_watch_msg(json_t *msg, struct etcd_watch_msg *out);
+/* An error body, flat or nested, JSON or text. Always fills err. */
+void etcd_parse_error(long http_status, const char *body, size_t len,
+    struct etcd_error *err);
+
+int etcd_parse_kv(json_t *obj, struct etcd_kv *kv);
+void etcd_kv_clear(struct etcd_kv *kv);
+void etcd_kvs_free(struct etcd_kv *kvs, size_t n);
+void etcd_watch_msg_clear(struct etcd_watch_msg *msg);
+
+/*
+ * NDJSON framing for the watch stream: bytes in, one callback per line.
+ * A line longer than max is an error (-EMSGSIZE): the stream is dropped.
+ */
+struct ndjson {
+	char *buf;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+typedef int (*ndjson_line_cb)(const char *line, size_t len, void *ud);
+void ndjson_init(struct ndjson *nd, size_t max);
+void ndjson_free(struct ndjson *nd);
+int ndjson_feed(struct ndjson *nd, const char *data, size_t len,
+    ndjson_line_cb cb, void *ud);
+/* At end of stream: the unterminated remainder is a last line. */
+int ndjson_finish(struct ndjson *nd, ndjson_line_cb cb, void *ud);
+
+#endif

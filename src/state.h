@@ -1,0 +1,47 @@
+/*
+ * state.h - the published role: the state file contract (DESIGN 6).
+ */
+#ifndef KM_STATE_H
+#define KM_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum km_role { ROLE_NOT_MEMBER, ROLE_FOLLOWER, ROLE_LEADER, ROLE_OBSERVER };
+
+const char *role_name(enum km_role role);
+int role_parse(const char *name, enum km_role *out);
+
+#define STATE_MAX_VALUE 1024
+
+struct state {
+	enum km_role role;
+	char service[STATE_MAX_VALUE];
+	char node[STATE_MAX_VALUE];
+	char leader[STATE_MAX_VALUE];  /* "" when unknown */
+	int64_t term;                  /* 0 without a leader */
+	double since;                  /* Unix time */
+	double valid_until;            /* Unix time; 0 unless leader */
+	pid_t pid;
+};
+
+/* Write atomically: temp file in the same directory, fsync, rename,
+ * fsync the directory. Mode 0644. Return 0 or -errno. */
+int state_write(const char *path, const struct state *st);
+
+/* Read and decode a state file. Return 0, -ENOENT, -errno or -EINVAL. */
+int state_read(const char *path, struct state *st);
+
+/* Render to text (the file's exact contents). Return length or -ENOSPC. */
+int state_format(const struct state *st, char *buf, size_t buflen);
+/* Parse text written by state_format(). Return 0 or -EINVAL. */
+int state_parse(const char *text, struct state *st);
+
+/* Percent-encode bytes outside [A-Za-z0-9._:/@+,=-]. Return length or -ENOSPC. */
+int state_encode_value(const char *in, char *out, size_t outlen);
+/* Decode %XX. Return length or -EINVAL. */
+int state_decode_value(const char *in, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * util.h - clocks, base64, number parsing and small string helpers.
+ */
+#ifndef KM_UTIL_H
+#define KM_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Monotonic time that keeps counting across suspend (CLOCK_BOOTTIME), ms. */
+uint64_t now_ms(void);
+/* Wall-clock Unix time in seconds, for publishing only. */
+double now_unix(void);
+/* Convert a future boottime instant to Unix time (for VALID_UNTIL). */
+double boottime_to_unix(uint64_t boottime_ms);
+
+/* Standard padded base64 (RFC 4648 section 4). Return malloc'd, NUL-terminated. */
+char *b64_encode(const void *data, size_t len);
+/* Return length decoded into *out (malloc'd, NUL-terminated), or -EINVAL. */
+long b64_decode(const char *text, char **out);
+
+/* Parse a decimal int64 that must fill the whole string. */
+int parse_int64(const char *s, int64_t *out);
+
+/* Smallest key greater than every key starting with prefix (etcd range_end). */
+size_t prefix_range_end(const char *prefix, size_t len, char *out);
+
+char *xstrdup(const char *s);
+void *xcalloc(size_t n, size_t size);
+
+/* Seconds (double) to milliseconds, rounded. */
+uint64_t sec_to_ms(double seconds);
+
+/* Close every descriptor >= lowfd. */
+void close_from(int lowfd);
+
+#endif
