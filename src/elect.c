@@ -52,6 +52,7 @@ static struct {
 	struct etcd_call *range_call;
 	struct etcd_watch *watch;
 	unsigned watch_generation;
+	uint64_t watch_started;
 	struct loop_timer sync_timer;
 	int sync_failures;
 
@@ -622,7 +623,11 @@ static void watch_ended(int err, const char *why, void *ud)
 {
 	E.watch = NULL;
 	log_warnx("election watch ended: %s", why);
-	sync_start();
+	/* A stream that dies as soon as it starts must not spin us. */
+	if (now_ms() - E.watch_started < 1000)
+		loop_timer_arm_in(&E.sync_timer, backoff_ms(E.sync_failures++));
+	else
+		sync_start();
 }
 
 static void range_done(const struct etcd_result *res, void *ud)
@@ -664,6 +669,7 @@ static void range_done(const struct etcd_result *res, void *ud)
 	}
 	etcd_watch_stop(E.watch);
 	E.watch_generation = etcd_endpoint_generation();
+	E.watch_started = now_ms();
 	E.watch = etcd_watch_start(E.prefix, E.prefix_len, rev + 1, watch_message,
 	    watch_ended, NULL);
 	if (E.watch == NULL)
