@@ -10,6 +10,7 @@ PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
+DATADIR   ?= $(PREFIX)/share
 SYSCONFDIR ?= /etc
 UNITDIR   ?= /lib/systemd/system
 DESTDIR   ?=
@@ -17,7 +18,7 @@ DESTDIR   ?=
 CC        ?= cc
 PKGS      := libcurl jansson libconfig libsystemd
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
              -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -33,7 +34,7 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
                 etcd-client python3 python3-pytest faketime
 
-.PHONY: all deps run check unit integration install clean bench
+.PHONY: all deps run check unit unit-asan integration install clean bench
 
 all: $(BUILD)/kingsmootd
 
@@ -71,13 +72,21 @@ run: deps
 	./scripts/run-local
 
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@failed=""; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
+
+# The same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+unit-asan:
+	$(MAKE) BUILD=build-asan CC=$(CC) \
+	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" unit
 
 integration: all
 	KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q tests/integration
 
 check: deps
 	$(MAKE) unit
+	$(MAKE) unit-asan
 	$(MAKE) integration
 
 install: all
@@ -86,9 +95,14 @@ install: all
 	install -m 0755 $(BUILD)/kingsmootd $(DESTDIR)$(SBINDIR)/kingsmootd
 	install -m 0644 man/kingsmootd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/kingsmootd.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 systemd/kingsmootd.service systemd/kingsmootd@.service $(DESTDIR)$(UNITDIR)/
+	for u in kingsmootd.service kingsmootd@.service; do \
+	    sed 's|/usr/local/sbin/kingsmootd|$(SBINDIR)/kingsmootd|g' systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u; \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
+	done
+	install -d $(DESTDIR)$(DATADIR)/kingsmootd/examples/hooks.d
+	install -m 0755 etc/hooks.d/* $(DESTDIR)$(DATADIR)/kingsmootd/examples/hooks.d/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/kingsmoot/kingsmootd.conf ] || \
 	    install -m 0644 etc/kingsmootd.conf $(DESTDIR)$(SYSCONFDIR)/kingsmoot/kingsmootd.conf
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf build build-asan

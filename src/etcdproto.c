@@ -379,13 +379,15 @@ void etcd_parse_error(long http_status, const char *body, size_t len,
 	if (json_is_object(e)) {
 		/* Stream endpoints: {"error":{"grpc_code","http_code","message"}}. */
 		m = json_object_get(e, "message");
-		if (etcd_json_int64(e, "grpc_code", &code) < 0)
+		if (json_object_get(e, "grpc_code") == NULL ||
+		    etcd_json_int64(e, "grpc_code", &code) < 0)
 			code = -1;
 	} else {
 		m = json_object_get(root, "message");
 		if (!json_is_string(m))
 			m = e;
-		if (etcd_json_int64(root, "code", &code) < 0)
+		if (!json_is_object(root) || json_object_get(root, "code") == NULL ||
+		    etcd_json_int64(root, "code", &code) < 0)
 			code = -1;
 	}
 	if (json_is_string(m))
@@ -410,6 +412,8 @@ void ndjson_free(struct ndjson *nd)
 
 static int ndjson_append(struct ndjson *nd, const char *data, size_t len)
 {
+	if (len == 0)
+		return 0;
 	if (nd->len + len > nd->max)
 		return -EMSGSIZE;
 	if (nd->len + len > nd->cap) {
