@@ -202,9 +202,24 @@ const struct etcd_kv *election_leader(const struct etcd_kv *keys, size_t n)
 {
 	const struct etcd_kv *low = NULL;
 
-	for (size_t i = 0; i < n; i++)
-		if (low == NULL || keys[i].create_revision < low->create_revision)
-			low = &keys[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct etcd_kv *k = &keys[i];
+		size_t common;
+		int cmp;
+
+		if (low == NULL || k->create_revision < low->create_revision) {
+			low = k;
+			continue;
+		}
+		if (k->create_revision > low->create_revision)
+			continue;
+		/* One txn can create several keys at one revision: break the tie
+		 * by key bytes so every node picks the same leader. */
+		common = k->key_len < low->key_len ? k->key_len : low->key_len;
+		cmp = memcmp(k->key, low->key, common);
+		if (cmp < 0 || (cmp == 0 && k->key_len < low->key_len))
+			low = k;
+	}
 	return low;
 }
 
@@ -265,6 +280,28 @@ static void announce(void)
 	}
 }
 
+static int write_state(enum km_role role, const char *leader, int64_t term,
+    double since)
+{
+	struct state st;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	st.role = role;
+	snprintf(st.service, sizeof(st.service), "%s", E.cfg->service);
+	snprintf(st.node, sizeof(st.node), "%s", E.cfg->node);
+	snprintf(st.leader, sizeof(st.leader), "%s", leader);
+	st.term = term;
+	st.since = since;
+	st.valid_until = role == ROLE_LEADER ? boottime_to_unix(E.deadline) : 0;
+	st.pid = getpid();
+	r = state_write(E.cfg->state_file, &st);
+	if (r < 0)
+		log_err("cannot write state file %s: %s", E.cfg->state_file,
+		    strerror(-r));
+	return r;
+}
+
 /*
  * Write the state file, then start the hooks. Returns -errno when the
  * file could not be written; the role is taken either way, except that
@@ -275,31 +312,20 @@ static int publish(enum km_role role, const char *leader, int64_t term)
 	bool role_changed = role != E.role;
 	bool changed = role_changed || term != E.term || strcmp(leader, E.leader) != 0;
 	enum km_role previous = E.role;
-	struct state st;
+	double since;
 	int r;
 
 	/* A leader rewrites its file on every renewal for VALID_UNTIL. */
 	if (!changed && role != ROLE_LEADER)
 		return 0;
-	memset(&st, 0, sizeof(st));
-	st.role = role;
-	snprintf(st.service, sizeof(st.service), "%s", E.cfg->service);
-	snprintf(st.node, sizeof(st.node), "%s", E.cfg->node);
-	snprintf(st.leader, sizeof(st.leader), "%s", leader);
-	st.term = term;
-	st.since = role_changed ? now_unix() : E.since;
-	st.valid_until = role == ROLE_LEADER ? boottime_to_unix(E.deadline) : 0;
-	st.pid = getpid();
-	r = state_write(E.cfg->state_file, &st);
-	if (r < 0) {
-		log_err("cannot write state file %s: %s", E.cfg->state_file, strerror(-r));
-		if (role == ROLE_LEADER)
-			return r;
-	}
+	since = role_changed ? now_unix() : E.since;
+	r = write_state(role, leader, term, since);
+	if (r < 0 && role == ROLE_LEADER)
+		return r;
 	if (!changed)
 		return 0;
 	E.role = role;
-	E.since = st.since;
+	E.since = since;
 	E.term = term;
 	snprintf(E.leader, sizeof(E.leader), "%s", leader);
 	if (role_changed) {
@@ -765,8 +791,10 @@ static void after_demotion_hooks(void)
 
 static void hooks_wait_expired(void *ud)
 {
-	log_warnx("demotion hooks still running; going on without them");
-	after_demotion_hooks();
+	/* Each hook is bounded by hooks.timeout, so the batch ends; revoking
+	 * before it does would let the next leader overlap our demotion. */
+	log_warnx("not_member hooks still running after %.1f s; waiting for them",
+	    E.cfg->hooks_timeout + 3.0);
 }
 
 /* Publish not_member, then continue once its hooks have ended. */
@@ -793,6 +821,8 @@ void elect_hooks_done(enum km_role role, bool ok)
 	if (role == ROLE_LEADER && !ok && E.role == ROLE_LEADER &&
 	    E.cfg->on_leader_failure == LEADER_FAILURE_RESIGN) {
 		log_warnx("a leader hook failed: resigning so another node can lead");
+		/* Alone in the election we would win again at once: pause. */
+		E.resign_backoff = true;
 		elect_resign("leader hook failed");
 	}
 }
@@ -850,7 +880,15 @@ int elect_start(const struct config *cfg)
 
 void elect_set_config(const struct config *cfg)
 {
+	bool moved = strcmp(E.cfg->state_file, cfg->state_file) != 0;
+
 	E.cfg = cfg;
+	/* Publish at the new path at once, not at the next change. */
+	if (moved && write_state(E.role, E.leader, E.term, E.since) < 0 &&
+	    E.role == ROLE_LEADER) {
+		E.resign_backoff = true;
+		elect_resign("state file cannot be written");
+	}
 }
 
 void elect_free(void)

@@ -107,9 +107,6 @@ int etcd_init(const struct config *cfg)
 	C.headers = curl_slist_append(C.headers, "Expect:");
 	if (C.headers == NULL)
 		return -ENOMEM;
-	if (cfg->username && *cfg->username)
-		log_warnx("etcd.username is set but etcd authentication is not "
-		    "implemented yet; requests go unauthenticated");
 	loop_set_curl(C.multi, after_poll);
 	return 0;
 }

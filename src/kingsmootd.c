@@ -39,6 +39,7 @@ static struct config_overrides overrides;
 static struct config *config;
 static struct config *pending_config;  /* waits for the old session to end */
 static bool exiting;
+static int exit_status;
 static bool stopping;
 
 static void usage(FILE *out)
@@ -65,10 +66,20 @@ static void write_not_member(const struct config *cfg, pid_t pid)
 		log_err("cannot write state file %s: %s", cfg->state_file, strerror(-r));
 }
 
+/* Parsed settings this version does not act on yet: say so, loudly. */
+static void warn_unimplemented(const struct config *cfg)
+{
+	if (cfg->health_enabled)
+		log_warnx("health checks are configured but not implemented yet; "
+		    "campaigning regardless");
+	if (cfg->username[0])
+		log_warnx("etcd.username is set but etcd authentication is not "
+		    "implemented yet; requests go unauthenticated");
+}
+
 static void hooks_finished(enum km_role role, bool ok, void *ud)
 {
-	if (!stopping || config)
-		elect_hooks_done(role, ok);
+	elect_hooks_done(role, ok);
 }
 
 static void stopped(void *ud)
@@ -86,9 +97,11 @@ static void session_restart(void *ud)
 	pending_config = NULL;
 	config_free(old);
 	free(old);
+	warn_unimplemented(config);
 	hooks_configure(config->hooks_dir, config->hooks_timeout);
 	if (etcd_init(config) < 0) {
 		log_err("cannot set up the etcd client");
+		exit_status = 1;
 		exiting = true;
 		return;
 	}
@@ -192,7 +205,6 @@ static int run_cleanup(const struct config *cfg)
 	struct state old;
 	struct hook_env env;
 	CURLM *multi;
-	uint64_t until;
 	int r;
 
 	r = state_read(cfg->state_file, &old);
@@ -222,8 +234,8 @@ static int run_cleanup(const struct config *cfg)
 		.term = 0, .state_file = cfg->state_file,
 	};
 	hooks_transition(&env);
-	until = now_ms() + sec_to_ms(cfg->hooks_timeout) + EXIT_HOOK_GRACE_MS;
-	while (hooks_busy() && now_ms() < until)
+	/* Every hook is bounded by hooks.timeout and the SIGKILL after it. */
+	while (hooks_busy())
 		loop_run_once(100);
 	loop_set_curl(NULL, NULL);
 	curl_multi_cleanup(multi);
@@ -299,6 +311,7 @@ int main(int argc, char *argv[])
 
 	/* Before anything can fail or block: a stale leader file must go. */
 	write_not_member(config, getpid());
+	warn_unimplemented(config);
 
 	sigfd = setup_signals(&mask);
 	if (sigfd < 0)
@@ -328,5 +341,5 @@ int main(int argc, char *argv[])
 	free(config);
 	curl_global_cleanup();
 	log_info("exiting");
-	return 0;
+	return exit_status;
 }
