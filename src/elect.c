@@ -66,6 +66,7 @@ static struct {
 	struct etcd_call *grant_call, *create_call, *keepalive_call, *delete_call;
 	struct etcd_call *revoke_call;
 	uint64_t grant_sent, keepalive_sent;
+	uint64_t renewed_sent;  /* the send time the deadline counts from */
 	struct loop_timer keepalive_timer, deadline_timer, campaign_timer;
 	int campaign_failures;
 	struct {
@@ -280,6 +281,24 @@ static void announce(void)
 	}
 }
 
+/*
+ * One machine-readable line per write, so histories from several nodes can
+ * be checked against each other: what was published, and the keepalive
+ * send time the published deadline was derived from.
+ */
+static void log_published(const struct state *st, bool transition)
+{
+	char leader[3 * STATE_MAX_VALUE];
+
+	if (state_encode_value(st->leader, leader, sizeof(leader)) < 0)
+		snprintf(leader, sizeof(leader), "?");
+	(transition ? log_info : log_debug)(
+	    "published role=%s term=%" PRId64 " leader=%s since=%.3f "
+	    "valid_until=%.3f renewed_at=%.3f", role_name(st->role), st->term,
+	    leader, st->since, st->valid_until,
+	    st->role == ROLE_LEADER ? boottime_to_unix(E.renewed_sent) : 0.0);
+}
+
 static int write_state(enum km_role role, const char *leader, int64_t term,
     double since)
 {
@@ -296,10 +315,13 @@ static int write_state(enum km_role role, const char *leader, int64_t term,
 	st.valid_until = role == ROLE_LEADER ? boottime_to_unix(E.deadline) : 0;
 	st.pid = getpid();
 	r = state_write(E.cfg->state_file, &st);
-	if (r < 0)
+	if (r < 0) {
 		log_err("cannot write state file %s: %s", E.cfg->state_file,
 		    strerror(-r));
-	return r;
+		return r;
+	}
+	log_published(&st, role != E.role);
+	return 0;
 }
 
 /*
@@ -444,6 +466,7 @@ static void arm_renewal(uint64_t sent, int64_t ttl)
 	uint64_t ttl_ms_now = (uint64_t)ttl * 1000u;
 
 	/* etcd cannot expire the lease before sent + TTL. */
+	E.renewed_sent = sent;
 	E.deadline = sent + ttl_ms_now - (margin < ttl_ms_now ? margin : ttl_ms_now);
 	loop_timer_arm_at(&E.deadline_timer, E.deadline);
 	loop_timer_arm_at(&E.keepalive_timer, sent + ttl_ms_now / 3);
@@ -468,8 +491,9 @@ static void keepalive_done(const struct etcd_result *res, void *ud)
 			return;
 		}
 		arm_renewal(E.keepalive_sent, ttl);
-		if (E.role == ROLE_LEADER)
-			update();
+		/* Renews a leader's VALID_UNTIL, and lets the watch follow a
+		 * keepalive that had to move to another member. */
+		update();
 		return;
 	}
 	log_warnx("lease keepalive failed (%s): %s", res->endpoint,

@@ -434,6 +434,7 @@ static void test_argv_and_environment(void **state)
 static void test_process_setup(void **state)
 {
 	char path[128], link[PATH_MAX], *status, *stat, *p, *log;
+	unsigned long long ignored;
 	struct dirent *de;
 	long pgrp = 0;
 	bool slept = false;
@@ -480,22 +481,19 @@ static void test_process_setup(void **state)
 	closedir(d);
 	assert_int_equal(nfd, 3);
 
-	/* /proc can show the masks of the moment around exec; wait (bounded)
-	 * for the settled state rather than sampling once. */
+	/* Signals 32 and 33 are glibc's own (cancellation, setxid): its
+	 * sigaction() refuses to touch them, and glibc re-arms them in any
+	 * program that needs them, so an inherited SIG_IGN there is not the
+	 * hook's business. Every other signal must be back to default. */
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	status = NULL;
-	for (uint64_t end = now_ms() + 2000; now_ms() < end;) {
-		free(status);
-		status = slurp(path);
-		assert_non_null(status);
-		if (strstr(status, "\nSigBlk:\t0000000000000000\n") &&
-		    strstr(status, "\nSigIgn:\t0000000000000000\n"))
-			break;
-		loop_run_once(10);
-	}
-	if (!strstr(status, "\nSigBlk:\t0000000000000000\n") ||
-	    !strstr(status, "\nSigIgn:\t0000000000000000\n"))
-		fail_msg("hook signal state not reset:\n%s", status);
+	status = slurp(path);
+	assert_non_null(status);
+	assert_non_null(strstr(status, "\nSigBlk:\t0000000000000000\n"));
+	p = strstr(status, "\nSigIgn:\t");
+	assert_non_null(p);
+	ignored = strtoull(p + 9, NULL, 16);
+	if ((ignored & ~0x180000000ull) != 0)
+		fail_msg("hook inherited ignored signals %llx", ignored);
 	free(status);
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
