@@ -1,0 +1,821 @@
+"""kmtest - harness for the kingsmootd integration tests.
+
+It starts real etcd servers (single member or a 3-member cluster) and real
+kingsmootd daemons on loopback, reads what a user would see (state files,
+exit codes, etcd keys) and waits for observable conditions with deadlines.
+
+Rules the harness keeps:
+  * loopback only (127.0.0.1);
+  * every process it starts is tracked and killed by PID at teardown;
+  * no fixed sleeps: wait_for() polls a predicate until a deadline and
+    fails with the node logs, state files and etcd keys; hold() polls an
+    invariant for a stated period and fails as soon as it breaks.
+"""
+
+import base64
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+KINGSMOOTD = os.environ.get("KINGSMOOTD") or str(REPO / "build" / "kingsmootd")
+ETCD_BIN = os.environ.get("KM_ETCD", "/usr/bin/etcd")
+ETCDCTL_BIN = os.environ.get("KM_ETCDCTL", "/usr/bin/etcdctl")
+
+# Timing used throughout the suite (brief: TTL 3 s, margin 1.0, 0.25 s).
+TTL = 3
+MARGIN = 1.0
+REQUEST_TIMEOUT = 0.25
+SERVICE = "svc"
+PREFIX = "kingsmoot/"
+POLL = 0.025
+
+# Exit codes (DESIGN 6).
+EX_OK = 0
+EX_FAIL = 1
+EX_USAGE = 64
+EX_CONFIG = 78
+
+STATE_KEYS = ["ROLE", "SERVICE", "NODE", "LEADER", "TERM", "SINCE",
+              "VALID_UNTIL", "PID"]
+ROLES = {"leader", "follower", "not_member", "observer"}
+SAFE_VALUE_RE = re.compile(r"^[A-Za-z0-9._:/@+,=%-]*$")
+MILLIS_RE = re.compile(r"^[0-9]+\.[0-9]{3}$")
+
+ElectionKey = collections.namedtuple(
+    "ElectionKey", "key value create_revision lease")
+
+_handed_out_ports = set()
+
+# Measured durations, printed in the terminal summary (timing belongs to
+# benchmarks; the suite only records it and asserts generous bounds).
+TIMINGS = []
+
+
+def record_timing(label, seconds):
+    TIMINGS.append((label, seconds))
+    print(f"[timing] {label}: {seconds:.3f}s")
+
+
+def free_port():
+    """A loopback TCP port nobody listens on (bind 127.0.0.1:0 to pick).
+
+    Ports already handed out in this run are never handed out again.
+    """
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out_ports:
+            _handed_out_ports.add(port)
+            return port
+    raise RuntimeError("could not find a free loopback port")
+
+
+def tail(path, lines=60):
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return f"<{path}: {e}>"
+    text = data.decode("utf-8", "replace").splitlines()
+    cut = text[-lines:]
+    head = f"[... {len(text) - len(cut)} earlier lines]\n" if len(text) > len(cut) else ""
+    return head + "\n".join(cut)
+
+
+# --------------------------------------------------------------------------
+# State files
+
+def read_state(path):
+    """Parse a state file into a dict of KEY -> VALUE (raw, still encoded)."""
+    text = Path(path).read_text()
+    out = {}
+    for line in text.splitlines():
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ValueError(f"{path}: line without '=': {line!r}")
+        out[key] = value
+    return out
+
+
+def state_problems(path):
+    """Return a list of ways the file violates the state-file contract."""
+    problems = []
+    p = Path(path)
+    mode = stat.S_IMODE(p.stat().st_mode)
+    if mode != 0o644:
+        problems.append(f"mode is {mode:o}, want 644")
+    text = p.read_text()
+    if not text.endswith("\n"):
+        problems.append("does not end with a newline")
+    lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
+    keys = [ln.partition("=")[0] for ln in lines]
+    if keys != STATE_KEYS:
+        problems.append(f"keys are {keys}, want exactly {STATE_KEYS}")
+    st = dict(ln.partition("=")[::2] for ln in lines)
+    role = st.get("ROLE")
+    if role not in ROLES:
+        problems.append(f"ROLE={role!r} not one of {sorted(ROLES)}")
+    for k in ("SERVICE", "NODE", "LEADER"):
+        if k in st and not SAFE_VALUE_RE.match(st[k]):
+            problems.append(f"{k}={st[k]!r} has characters that must be percent-encoded")
+    if not re.match(r"^[0-9]+$", st.get("TERM", "")):
+        problems.append(f"TERM={st.get('TERM')!r} is not a non-negative integer")
+    elif (st.get("TERM") == "0") != (st.get("LEADER") == ""):
+        problems.append(f"TERM={st['TERM']} but LEADER={st.get('LEADER')!r} "
+                        "(TERM is 0 exactly when no leader is known)")
+    if not MILLIS_RE.match(st.get("SINCE", "")):
+        problems.append(f"SINCE={st.get('SINCE')!r} is not a Unix time with 3 decimals")
+    vu = st.get("VALID_UNTIL", "")
+    if role == "leader":
+        if not MILLIS_RE.match(vu):
+            problems.append(f"VALID_UNTIL={vu!r} is not a Unix time with 3 decimals")
+    else:
+        try:
+            if float(vu) != 0.0:
+                problems.append(f"VALID_UNTIL={vu!r} but ROLE={role} (must be 0)")
+        except ValueError:
+            problems.append(f"VALID_UNTIL={vu!r} is not a number")
+    if not re.match(r"^[0-9]+$", st.get("PID", "")):
+        problems.append(f"PID={st.get('PID')!r} is not a number")
+    return problems
+
+
+def write_state_file(path, role, service=SERVICE, node="node-x", leader="",
+                     term=0, since=None, valid_until=0.0, pid=999999):
+    """Write a state file by hand, in the contract's format."""
+    since = time.time() if since is None else since
+    vu = "0" if not valid_until else f"{valid_until:.3f}"
+    text = (f"ROLE={role}\nSERVICE={service}\nNODE={node}\nLEADER={leader}\n"
+            f"TERM={term}\nSINCE={since:.3f}\nVALID_UNTIL={vu}\nPID={pid}\n")
+    Path(path).write_text(text)
+    os.chmod(path, 0o644)
+    return text
+
+
+# --------------------------------------------------------------------------
+# etcd access through the v3 JSON gateway
+
+def b64(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.b64encode(data).decode()
+
+
+def unb64(text):
+    return base64.b64decode(text) if text else b""
+
+
+def prefix_end(prefix):
+    """range_end that covers every key starting with prefix (bytes)."""
+    p = bytearray(prefix)
+    while p:
+        if p[-1] < 0xFF:
+            p[-1] += 1
+            return bytes(p)
+        p.pop()
+    return b"\0"
+
+
+def etcd_post(endpoint, path, body, timeout=2.0):
+    req = urllib.request.Request(
+        endpoint.rstrip("/") + path, data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read().decode())
+
+
+def _as_list(endpoints):
+    if isinstance(endpoints, str):
+        return [endpoints]
+    return list(endpoints)
+
+
+def etcd_call(endpoints, path, body, timeout=1.5):
+    """POST to the first endpoint that answers; raise the last error."""
+    last = None
+    for ep in _as_list(endpoints):
+        try:
+            return etcd_post(ep, path, body, timeout=timeout)
+        except (OSError, urllib.error.URLError, ValueError) as e:
+            last = e
+    raise ConnectionError(f"no etcd endpoint answered {path}: {last}")
+
+
+def range_prefix(endpoints, prefix):
+    """Every kv under prefix, as ElectionKey tuples sorted by create_revision."""
+    if isinstance(prefix, str):
+        prefix = prefix.encode()
+    start = prefix or b"\0"          # empty prefix: every key
+    body = {"key": b64(start), "range_end": b64(prefix_end(prefix)),
+            "sort_target": "CREATE", "sort_order": "ASCEND"}
+    resp = etcd_call(endpoints, "/v3/kv/range", body)
+    out = []
+    for kv in resp.get("kvs", []):
+        out.append(ElectionKey(
+            key=unb64(kv.get("key")).decode("utf-8", "replace"),
+            value=unb64(kv.get("value")).decode("utf-8", "replace"),
+            create_revision=int(kv.get("create_revision", "0")),
+            lease=int(kv.get("lease", "0"))))
+    out.sort(key=lambda k: k.create_revision)
+    return out
+
+
+def election_keys(endpoints, service=SERVICE, prefix=PREFIX):
+    """Keys of one election (<prefix><service>/...), oldest first."""
+    return range_prefix(endpoints, f"{prefix}{service}/")
+
+
+def etcd_put(endpoints, key, value):
+    return etcd_call(endpoints, "/v3/kv/put", {"key": b64(key), "value": b64(value)})
+
+
+def etcd_get(endpoints, key):
+    resp = etcd_call(endpoints, "/v3/kv/range", {"key": b64(key)})
+    kvs = resp.get("kvs", [])
+    return unb64(kvs[0].get("value")).decode() if kvs else None
+
+
+def etcd_healthy(endpoint, timeout=0.5):
+    try:
+        with urllib.request.urlopen(endpoint + "/health", timeout=timeout) as r:
+            return json.loads(r.read().decode()).get("health") == "true"
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------
+# Processes
+
+def _popen(argv, log_path, env=None, stdin=subprocess.DEVNULL, umask=-1):
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(argv, stdin=stdin, stdout=log,
+                                stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True, close_fds=True, umask=umask)
+
+
+def _reap(proc, timeout):
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def stop_pid(proc, sig=signal.SIGTERM, timeout=10.0):
+    """Send sig to our child by PID, wait; SIGKILL it if it does not exit."""
+    if proc.poll() is not None:
+        return proc.returncode
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    rc = _reap(proc, timeout)
+    if rc is None:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    return rc
+
+
+class Etcd:
+    """One etcd member, started from our binary on loopback ports."""
+
+    def __init__(self, km, name, client_port, peer_port, initial_cluster,
+                 cluster_token):
+        self.km = km
+        self.name = name
+        self.client_port = client_port
+        self.peer_port = peer_port
+        self.url = f"http://127.0.0.1:{client_port}"
+        self.peer_url = f"http://127.0.0.1:{peer_port}"
+        self.initial_cluster = initial_cluster
+        self.cluster_token = cluster_token
+        self.data_dir = km.tmp / f"etcd-{name}"
+        self.log_path = km.tmp / f"etcd-{name}.log"
+        self.proc = None
+        self.frozen = False
+
+    def argv(self):
+        return [ETCD_BIN, "--name", self.name, "--data-dir", str(self.data_dir),
+                "--listen-client-urls", self.url,
+                "--advertise-client-urls", self.url,
+                "--listen-peer-urls", self.peer_url,
+                "--initial-advertise-peer-urls", self.peer_url,
+                "--initial-cluster", self.initial_cluster,
+                "--initial-cluster-token", self.cluster_token,
+                "--initial-cluster-state", "new",
+                "--logger=zap", "--log-outputs=stderr"]
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, wait=True):
+        assert not self.running(), f"etcd {self.name} already running"
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n===== start {time.strftime('%T')} =====\n".encode())
+        self.proc = _popen(self.argv(), self.log_path)
+        if wait:
+            self.wait_healthy()
+        return self
+
+    def healthy(self):
+        return self.running() and etcd_healthy(self.url)
+
+    def wait_healthy(self, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"etcd {self.name} exited with {self.proc.returncode}:\n"
+                            + tail(self.log_path, 40))
+            if etcd_healthy(self.url):
+                return
+            time.sleep(0.05)
+        pytest.fail(f"etcd {self.name} not healthy within {timeout}s:\n"
+                    + tail(self.log_path, 40))
+
+    def kill(self):
+        """kill -9 and reap."""
+        if self.running():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.frozen = False
+
+    def freeze(self):
+        """SIGSTOP: the member keeps its sockets but never answers (a
+        blackholed endpoint: connections are accepted, requests hang)."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
+        self.frozen = False
+
+    def member_id(self):
+        return etcd_post(self.url, "/v3/maintenance/status", {})["header"]["member_id"]
+
+    def raft_leader_id(self):
+        return etcd_post(self.url, "/v3/maintenance/status", {}).get("leader")
+
+    def stop(self, timeout=15.0):
+        if self.proc is not None:
+            stop_pid(self.proc, signal.SIGTERM, timeout)
+
+    def restart(self, wait=True):
+        """Start again on the same data dir and ports (stopping it first)."""
+        self.stop()
+        return self.start(wait=wait)
+
+
+class Node:
+    """One kingsmootd daemon with its own config, state file and log."""
+
+    def __init__(self, km, name, endpoints, service=SERVICE, ttl=TTL,
+                 margin=MARGIN, request_timeout=REQUEST_TIMEOUT, mode=None,
+                 prefix=None, extra="", node_id=None, state_path=None):
+        self.km = km
+        self.name = name
+        self.node_id = node_id or name     # the identity published in etcd
+        self.endpoints = _as_list(endpoints)
+        self.service = service
+        self.ttl = ttl
+        self.margin = margin
+        self.request_timeout = request_timeout
+        self.mode = mode
+        self.prefix = prefix
+        self.extra = extra
+        self.dir = km.tmp / name
+        self.dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        self.hooks_dir = self.dir / "hooks.d"
+        self.hooks_dir.mkdir(mode=0o755, exist_ok=True)
+        os.chmod(self.hooks_dir, 0o755)
+        self.conf = self.dir / "kingsmootd.conf"
+        self.state_path = Path(state_path) if state_path else self.dir / "state"
+        self.log_path = self.dir / "kingsmootd.log"
+        self.proc = None
+        self.expect_running = False
+        self.notify = None
+        self.write_config()
+
+    # configuration -------------------------------------------------------
+    def config_text(self):
+        eps = ", ".join(f'"{e}"' for e in self.endpoints)
+        lines = [f'service = "{self.service}";', f'node = "{self.node_id}";']
+        if self.mode:
+            lines.append(f'mode = "{self.mode}";')
+        prefix = f' prefix = "{self.prefix}";' if self.prefix else ""
+        lines += [
+            f"etcd: {{ endpoints = [{eps}]; request_timeout = {self.request_timeout};{prefix} }};",
+            f"lease: {{ ttl = {self.ttl}; margin = {self.margin}; }};",
+            f'state_file = "{self.state_path}";',
+            f'hooks: {{ dir = "{self.hooks_dir}"; }};',
+        ]
+        if self.extra:
+            lines.append(self.extra)
+        return "\n".join(lines) + "\n"
+
+    def write_config(self, text=None):
+        self.conf.write_text(self.config_text() if text is None else text)
+
+    def add_hook(self, filename, body):
+        """Install an executable /bin/sh hook (mode 0755, owned by us)."""
+        path = self.hooks_dir / filename
+        path.write_text("#!/bin/sh\n" + body)
+        os.chmod(path, 0o755)
+        return path
+
+    # process -------------------------------------------------------------
+    def start(self, *args, notify=False, umask=-1):
+        assert not self.running(), f"{self.name} already running"
+        if not os.access(KINGSMOOTD, os.X_OK):
+            pytest.fail(f"kingsmootd binary not found or not executable: {KINGSMOOTD} "
+                        "(set KINGSMOOTD or run make)")
+        env = daemon_env()
+        if notify:
+            self.notify = NotifySocket()
+            self.km.cleanups.append(self.notify.close)
+            env["NOTIFY_SOCKET"] = self.notify.path
+        with open(self.log_path, "ab") as log:
+            log.write(f"===== start {time.strftime('%T')} =====\n".encode())
+        self.proc = _popen([KINGSMOOTD, "-c", str(self.conf), "-v", *args],
+                           self.log_path, env=env, umask=umask)
+        self.expect_running = True
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def send(self, sig):
+        """Signal the daemon; after SIGTERM/SIGINT/SIGKILL its exit is expected."""
+        assert self.running(), f"{self.name} is not running (rc={self.proc.returncode})"
+        if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
+            self.expect_running = False
+        os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait for the exit code (None if it had to be killed)."""
+        self.expect_running = False
+        if self.proc is None:
+            return None
+        return stop_pid(self.proc, signal.SIGTERM, timeout)
+
+    def kill9(self):
+        self.expect_running = False
+        if self.running():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def wait_exit(self, timeout):
+        """Wait for an exit we caused; return the code or fail."""
+        self.expect_running = False
+        rc = _reap(self.proc, timeout)
+        if rc is None:
+            pytest.fail(f"{self.name} did not exit within {timeout}s\n" + self.km.dump())
+        return rc
+
+    # observation ---------------------------------------------------------
+    def state(self):
+        return read_state(self.state_path)
+
+    def role(self):
+        try:
+            return self.state().get("ROLE")
+        except (OSError, ValueError):
+            return None
+
+    def log(self):
+        try:
+            return self.log_path.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def my_keys(self):
+        """This node's keys in etcd (value == node id)."""
+        return [k for k in election_keys(self.km.endpoints_for_reads(), self.service,
+                                          self.prefix or PREFIX)
+                if k.value == self.node_id]
+
+    def __repr__(self):
+        return f"<Node {self.name}>"
+
+
+def daemon_env():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("NOTIFY_SOCKET", "WATCHDOG_", "LISTEN_"))}
+    env.setdefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    return env
+
+
+class NotifySocket:
+    """An sd_notify receiver: the daemon gets NOTIFY_SOCKET pointing here."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="kmn")   # short: sun_path <= 107
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.setblocking(False)
+        self.messages = []   # (monotonic time, {KEY: VALUE})
+
+    def drain(self):
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                break
+            fields = {}
+            for line in data.decode("utf-8", "replace").split("\n"):
+                k, sep, v = line.partition("=")
+                if sep:
+                    fields[k] = v
+            self.messages.append((time.monotonic(), fields))
+        return self.messages
+
+    def since(self, t0):
+        return [m for t, m in self.drain() if t >= t0]
+
+    def close(self):
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Etcdctl:
+    """etcdctl elect (campaign or observe) with stdout captured to a file."""
+
+    def __init__(self, km, args, endpoints, name):
+        self.km = km
+        self.out_path = km.tmp / f"{name}.out"
+        self.err_path = km.tmp / f"{name}.err"
+        env = dict(os.environ, ETCDCTL_API="3")
+        argv = [ETCDCTL_BIN, "--endpoints=" + ",".join(_as_list(endpoints)), *args]
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=err, env=env, start_new_session=True)
+
+    def stdout_lines(self):
+        return self.out_path.read_text().splitlines()
+
+    def stop(self, sig=signal.SIGINT, timeout=10.0):
+        return stop_pid(self.proc, sig, timeout)
+
+
+def run_kingsmootd(*args, timeout=15.0):
+    """Run kingsmootd to completion (for -n, -V, --cleanup, bad configs)."""
+    if not os.access(KINGSMOOTD, os.X_OK):
+        pytest.fail(f"kingsmootd binary not found or not executable: {KINGSMOOTD}")
+    try:
+        return subprocess.run([KINGSMOOTD, *map(str, args)], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, errors="replace",
+                              env=daemon_env(), timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"kingsmootd {' '.join(map(str, args))} did not exit within "
+                    f"{timeout}s (stdout={e.stdout!r} stderr={e.stderr!r})")
+
+
+# --------------------------------------------------------------------------
+# The per-test harness
+
+class KM:
+    def __init__(self, tmp):
+        self.tmp = Path(tmp)
+        self.etcds = []
+        self.nodes = []
+        self.ctls = []
+        self.cleanups = []
+        self.t0 = time.monotonic()
+
+    # factories -------------------------------------------------------------
+    def etcd(self, start=True, client_port=None):
+        """A single-member etcd; started and healthy unless start=False."""
+        name = f"e{len(self.etcds) + 1}"
+        cport = client_port or free_port()
+        pport = free_port()
+        e = Etcd(self, name, cport, pport, f"{name}=http://127.0.0.1:{pport}",
+                 f"km-{name}-{cport}")
+        self.etcds.append(e)
+        if start:
+            e.start()
+        return e
+
+    def cluster(self, size=3):
+        """A size-member etcd cluster, all members started and healthy."""
+        base = len(self.etcds)
+        names = [f"m{base + i + 1}" for i in range(size)]
+        ports = [(free_port(), free_port()) for _ in names]
+        initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, (_, p) in zip(names, ports))
+        token = f"km-cluster-{ports[0][0]}"
+        members = [Etcd(self, n, c, p, initial, token) for n, (c, p) in zip(names, ports)]
+        self.etcds.extend(members)
+        for m in members:
+            m.start(wait=False)
+        for m in members:
+            m.wait_healthy(timeout=60)
+        return members
+
+    def node(self, name, endpoints, **kw):
+        if isinstance(endpoints, Etcd):
+            endpoints = endpoints.url
+        elif isinstance(endpoints, (list, tuple)):
+            endpoints = [e.url if isinstance(e, Etcd) else e for e in endpoints]
+        n = Node(self, name, endpoints, **kw)
+        self.nodes.append(n)
+        return n
+
+    def nodes_started(self, names, endpoints, **kw):
+        nodes = [self.node(name, endpoints, **kw) for name in names]
+        for n in nodes:
+            n.start()
+        return nodes
+
+    def elect(self, name, proposal, endpoints, label=None):
+        """`etcdctl elect <prefix><name> PROPOSAL` (campaigns, then blocks)."""
+        c = Etcdctl(self, ["elect", name, proposal], endpoints,
+                    label or f"etcdctl-elect-{len(self.ctls)}")
+        self.ctls.append(c)
+        return c
+
+    def observe(self, name, endpoints, label=None):
+        """`etcdctl elect -l <name>` (prints key and value of each leader)."""
+        c = Etcdctl(self, ["elect", "-l", name], endpoints,
+                    label or f"etcdctl-observe-{len(self.ctls)}")
+        self.ctls.append(c)
+        return c
+
+    # etcd reads ------------------------------------------------------------
+    def endpoints_for_reads(self):
+        live = [e.url for e in self.etcds if e.running() and not e.frozen]
+        return live or [e.url for e in self.etcds]
+
+    def keys(self, service=SERVICE, prefix=PREFIX):
+        return election_keys(self.endpoints_for_reads(), service, prefix)
+
+    # waiting ---------------------------------------------------------------
+    def _check_crashes(self):
+        for n in self.nodes:
+            if n.expect_running and n.proc is not None and n.proc.poll() is not None:
+                n.expect_running = False
+                pytest.fail(f"{n.name} (pid {n.proc.pid}) exited unexpectedly with "
+                            f"{n.proc.returncode}\n" + self.dump())
+
+    def wait_for(self, predicate, timeout, what):
+        """Poll predicate every POLL s until it returns a truthy value.
+
+        Exceptions inside the predicate count as "not yet" (a state file
+        not written yet, etcd down...). On timeout fail with everything a
+        human needs to see why.
+        """
+        deadline = time.monotonic() + timeout
+        last_exc = None
+        while True:
+            self._check_crashes()
+            try:
+                value = predicate()
+                if value:
+                    return value
+            except (OSError, ValueError, KeyError, ConnectionError) as e:
+                last_exc = e
+            if time.monotonic() >= deadline:
+                extra = f"\nlast error in predicate: {last_exc!r}" if last_exc else ""
+                pytest.fail(f"timed out after {timeout}s waiting for: {what}{extra}\n"
+                            + self.dump())
+            time.sleep(POLL)
+
+    def hold(self, duration, invariant, what):
+        """Assert invariant() stays true for duration seconds (polled)."""
+        deadline = time.monotonic() + duration
+        while True:
+            self._check_crashes()
+            try:
+                ok = invariant()
+                err = None
+            except (OSError, ValueError, KeyError, ConnectionError) as e:
+                ok, err = False, e
+            if not ok:
+                pytest.fail(f"invariant broken: {what}"
+                            + (f" ({err!r})" if err else "") + "\n" + self.dump())
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(POLL)
+
+    # election views ----------------------------------------------------------
+    def single_leader(self, nodes, min_term=0, exclude=(), service=SERVICE,
+                      prefix=PREFIX):
+        """(leader node, term) when the view is settled, else None.
+
+        Settled: exactly one node says ROLE=leader with VALID_UNTIL in the
+        future; every other node is a follower naming it with the same TERM;
+        in etcd the oldest key under the election prefix has that
+        create_revision and the leader's node id as its value.
+        """
+        states = {n: n.state() for n in nodes}
+        leaders = [n for n, s in states.items() if s.get("ROLE") == "leader"]
+        if len(leaders) != 1 or leaders[0] in exclude:
+            return None
+        lead = leaders[0]
+        ls = states[lead]
+        term = int(ls["TERM"])
+        if term <= min_term or ls["LEADER"] != lead.node_id or ls["NODE"] != lead.node_id:
+            return None
+        if float(ls["VALID_UNTIL"]) <= time.time():
+            return None
+        for n, s in states.items():
+            if n is lead:
+                continue
+            if (s.get("ROLE") != "follower" or s.get("LEADER") != lead.node_id
+                    or int(s.get("TERM", "-1")) != term):
+                return None
+        keys = election_keys(self.endpoints_for_reads(), service, prefix)
+        if not keys or keys[0].create_revision != term or keys[0].value != lead.node_id:
+            return None
+        return lead, term
+
+    def wait_single_leader(self, nodes, timeout, min_term=0, exclude=(),
+                           what="exactly one leader"):
+        return self.wait_for(
+            lambda: self.single_leader(nodes, min_term=min_term, exclude=exclude),
+            timeout, f"{what} among {[n.name for n in nodes]}"
+                     f" (term > {min_term}, leader not in {[n.name for n in exclude]})")
+
+    # diagnostics -------------------------------------------------------------
+    def dump(self):
+        out = [f"===== harness dump at +{time.monotonic() - self.t0:.3f}s "
+               f"(unix {time.time():.3f}) ====="]
+        for n in self.nodes:
+            rc = None if n.proc is None else n.proc.poll()
+            out.append(f"--- node {n.name}: pid={None if n.proc is None else n.proc.pid} "
+                       f"rc={rc} conf={n.conf}")
+            try:
+                out.append("state file:\n" + n.state_path.read_text())
+            except OSError as e:
+                out.append(f"state file: {e}")
+            out.append("log tail:\n" + tail(n.log_path, 60))
+        for e in self.etcds:
+            out.append(f"--- etcd {e.name} {e.url}: running={e.running()} frozen={e.frozen}")
+        try:
+            eps = self.endpoints_for_reads()
+            if eps:
+                keys = range_prefix(eps, PREFIX)
+                out.append("--- etcd keys under kingsmoot/ (key, value, create_rev, lease):")
+                out += [f"  {k.key} {k.value!r} {k.create_revision} {k.lease:x}" for k in keys]
+        except Exception as e:  # diagnostics only
+            out.append(f"--- etcd keys: unavailable ({e})")
+        for c in self.ctls:
+            rc = c.proc.poll()
+            out.append(f"--- etcdctl pid={c.proc.pid} rc={rc} {c.proc.args[2:]}")
+            out.append("stdout: " + tail(c.out_path, 10))
+            out.append("stderr: " + tail(c.err_path, 10))
+        return "\n".join(out)
+
+    # teardown ----------------------------------------------------------------
+    def cleanup(self):
+        errors = []
+        running = [n for n in self.nodes if n.running()]
+        for n in running:
+            try:
+                os.kill(n.proc.pid, signal.SIGTERM)
+                os.kill(n.proc.pid, signal.SIGCONT)   # in case a test froze it
+            except ProcessLookupError:
+                pass
+        for n in running:
+            try:
+                if _reap(n.proc, 5.0) is None:
+                    os.kill(n.proc.pid, signal.SIGKILL)
+                    n.proc.wait(timeout=10)
+            except Exception as e:
+                errors.append(e)
+        for c in self.ctls:
+            try:
+                if c.proc.poll() is None:
+                    os.kill(c.proc.pid, signal.SIGKILL)
+                    c.proc.wait(timeout=10)
+            except Exception as e:
+                errors.append(e)
+        for e in self.etcds:
+            try:
+                e.kill()
+            except Exception as ex:
+                errors.append(ex)
+        for fn in self.cleanups:
+            try:
+                fn()
+            except Exception as ex:
+                errors.append(ex)
+        if errors:
+            raise RuntimeError(f"cleanup errors: {errors}")

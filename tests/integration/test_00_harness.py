@@ -1,0 +1,37 @@
+"""Checks of the harness itself (etcd fixtures), independent of kingsmootd."""
+
+from kmtest import etcd_get, etcd_put, etcd_call, etcd_healthy, election_keys
+
+
+def test_single_etcd_fixture_restart_keeps_data(km, etcd):
+    etcd_put(etcd.url, "kingsmoot/svc/probe", "v1")
+    assert etcd_get(etcd.url, "kingsmoot/svc/probe") == "v1"
+    keys = election_keys(etcd.url)
+    assert [(k.key, k.value, k.lease) for k in keys] == [("kingsmoot/svc/probe", "v1", 0)]
+
+    etcd.kill()
+    assert not etcd_healthy(etcd.url)
+    etcd.start()      # same data dir, same ports
+    assert etcd_get(etcd.url, "kingsmoot/svc/probe") == "v1"
+
+    etcd.restart()    # graceful stop + start
+    assert etcd_get(etcd.url, "kingsmoot/svc/probe") == "v1"
+
+
+def test_three_member_cluster_smoke(km, etcd_cluster):
+    m1, m2, m3 = etcd_cluster
+    members = etcd_call(m1.url, "/v3/cluster/member/list", {})["members"]
+    assert sorted(m["name"] for m in members) == ["m1", "m2", "m3"]
+
+    etcd_put(m1.url, "kingsmoot/smoke", "hello")
+    # A linearizable read on another member sees the write.
+    assert etcd_get(m3.url, "kingsmoot/smoke") == "hello"
+
+    m2.kill()   # one member down: quorum kept, writes work again (after a
+                # raft election if m2 was the raft leader)
+    km.wait_for(lambda: etcd_put(m3.url, "kingsmoot/smoke", "still"), 15,
+                "a write through m3 with m2 down")
+    assert etcd_get(m1.url, "kingsmoot/smoke") == "still"
+    m2.start()
+    km.wait_for(lambda: etcd_get(m2.url, "kingsmoot/smoke") == "still", 20,
+                "restarted member m2 to catch up")
