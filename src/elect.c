@@ -711,7 +711,7 @@ static void range_done(const struct etcd_result *res, void *ud)
 	E.view_valid = true;
 	E.sync_failures = 0;
 	E.last_contact = now_ms();
-	if (E.my_rev && E.phase == PHASE_RUN && !E.create_call &&
+	if (E.my_rev && rev >= E.my_rev && E.phase == PHASE_RUN && !E.create_call &&
 	    view_find(E.my_key, E.my_key_len) == NULL) {
 		log_warnx("our key %s is gone from etcd", E.my_key);
 		E.my_rev = 0;
