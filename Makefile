@@ -36,7 +36,7 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
 
 .PHONY: all deps run check unit unit-asan integration install clean bench
 
-all: $(BUILD)/kingsmootd
+all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
 $(BUILD):
 	mkdir -p $(BUILD)/tests
@@ -49,6 +49,9 @@ $(BUILD)/libkm.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/kingsmootd: $(BUILD)/kingsmootd.o $(BUILD)/libkm.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/kingsmootctl: $(BUILD)/kingsmootctl.o $(BUILD)/libkm.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkm.a | $(BUILD)
@@ -92,7 +95,10 @@ check: deps
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/kingsmoot/hooks.d
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(BUILD)/kingsmootd $(DESTDIR)$(SBINDIR)/kingsmootd
+	install -m 0755 $(BUILD)/kingsmootctl $(DESTDIR)$(BINDIR)/kingsmootctl
+	install -m 0644 man/kingsmootctl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/kingsmootd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/kingsmootd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	for u in kingsmootd.service kingsmootd@.service; do \

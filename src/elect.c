@@ -78,6 +78,7 @@ static struct {
 
 	/* Step-down sequencing. */
 	enum phase phase;
+	bool paused;            /* maintenance: no candidacy at all */
 	bool resign_backoff;
 	void (*stop_done)(void *ud);
 	void *stop_ud;
@@ -255,7 +256,7 @@ static void compute_role(enum km_role *role, const char **leader, int64_t *term)
 		*role = E.view_valid ? ROLE_OBSERVER : ROLE_NOT_MEMBER;
 		return;
 	}
-	if (E.lease_id == 0 || E.deadline == 0 || now_ms() >= E.deadline)
+	if (E.paused || E.lease_id == 0 || E.deadline == 0 || now_ms() >= E.deadline)
 		return;
 	*role = election_role(E.keys, E.n_keys, E.view_rev, E.my_key,
 	    E.my_key_len, E.my_rev);
@@ -276,7 +277,8 @@ static void announce(void)
 		    E.cfg->service, E.leader[0] ? E.leader : "none", E.term);
 		break;
 	default:
-		notify_status("not_member of %s", E.cfg->service);
+		notify_status("not_member of %s%s", E.cfg->service,
+		    E.paused ? " (paused)" : "");
 		break;
 	}
 }
@@ -565,8 +567,8 @@ static void grant_done(const struct etcd_result *res, void *ud)
 		return;
 	}
 	E.last_contact = now_ms();
-	if (E.phase >= PHASE_STOP_HOOKS) {
-		/* Stopping: the lease is not wanted any more. */
+	if (E.phase >= PHASE_STOP_HOOKS || E.paused) {
+		/* Stopping or paused: the lease is not wanted any more. */
 		(void)etcd_call("/v3/lease/revoke", etcd_req_lease_id(id), NULL, NULL);
 		return;
 	}
@@ -586,7 +588,7 @@ static void grant_done(const struct etcd_result *res, void *ud)
 
 static void campaign_step(void)
 {
-	if (!is_candidate() || E.phase != PHASE_RUN)
+	if (!is_candidate() || E.phase != PHASE_RUN || E.paused)
 		return;
 	if (E.grant_call || E.create_call || E.delete_call ||
 	    E.campaign_timer.armed)
@@ -761,6 +763,11 @@ static void resign_delete_done(const struct etcd_result *res, void *ud)
 		E.resign_backoff = false;
 		loop_timer_arm_in(&E.campaign_timer, backoff_ms(E.campaign_failures++));
 	}
+	if (E.paused) {
+		/* No candidacy while paused: nothing to keep alive. */
+		drop_lease("paused", true);
+		return;
+	}
 	update();
 	campaign_step();
 }
@@ -860,6 +867,25 @@ void elect_resign(const char *why)
 	demote_then(PHASE_RESIGN_HOOKS);
 }
 
+void elect_set_paused(bool paused)
+{
+	if (paused == E.paused || !is_candidate())
+		return;
+	E.paused = paused;
+	if (paused) {
+		log_notice("paused: withdrawing from the election until resumed");
+		notify_status("not_member of %s (paused)", E.cfg->service);
+		if (E.phase == PHASE_RUN) {
+			loop_timer_disarm(&E.campaign_timer);
+			demote_then(PHASE_RESIGN_HOOKS);
+		}
+		return;
+	}
+	log_notice("resumed: campaigning again");
+	update();
+	campaign_step();
+}
+
 void elect_stop(void (*done)(void *ud), void *ud)
 {
 	E.stop_done = done;
@@ -886,6 +912,10 @@ int elect_start(const struct config *cfg)
 	E.prefix[E.prefix_len - 1] = '/';
 	E.role = ROLE_NOT_MEMBER;
 	E.since = now_unix();
+	E.paused = is_candidate() && state_paused(cfg->state_file);
+	if (E.paused)
+		log_notice("paused (%s.paused exists): not campaigning until resumed",
+		    cfg->state_file);
 	srandom((unsigned)(now_ms() ^ (uint64_t)getpid()));
 	loop_timer_init(&E.sync_timer, sync_timer_fired, NULL);
 	loop_timer_init(&E.keepalive_timer, keepalive_tick, NULL);

@@ -17,6 +17,9 @@ int elect_start(const struct config *cfg);
 void elect_set_config(const struct config *cfg);
 /* SIGUSR1: step down, then campaign again at the back of the queue. */
 void elect_resign(const char *why);
+/* Maintenance mode: step down the same way and hold no candidacy until
+ * resumed. */
+void elect_set_paused(bool paused);
 /*
  * Graceful end of the session: publish not_member, let its hooks finish,
  * then revoke the lease. done() runs once all of that is over; the

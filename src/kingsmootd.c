@@ -134,6 +134,7 @@ static void reload(void)
 		return;
 	}
 	elect_set_config(next);
+	elect_set_paused(state_paused(next->state_file));
 	etcd_set_timeout(next->request_timeout);
 	hooks_configure(next->hooks_dir, next->hooks_timeout);
 	config_free(config);

@@ -286,3 +286,18 @@ int state_read(const char *path, struct state *st)
 	text[len] = '\0';
 	return state_parse(text, st);
 }
+
+int state_pause_path(const char *state_file, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s.paused", state_file);
+
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+bool state_paused(const char *state_file)
+{
+	char path[PATH_MAX];
+
+	return state_pause_path(state_file, path, sizeof(path)) == 0 &&
+	    access(path, F_OK) == 0;
+}

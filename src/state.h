@@ -39,6 +39,11 @@ int state_format(const struct state *st, char *buf, size_t buflen);
 /* Parse text written by state_format(). Return 0 or -EINVAL. */
 int state_parse(const char *text, struct state *st);
 
+/* The maintenance marker kept beside the state file ("STATE.paused"): it
+ * survives daemon restarts, and kingsmootctl pause/resume manage it. */
+int state_pause_path(const char *state_file, char *out, size_t outlen);
+bool state_paused(const char *state_file);
+
 /* Percent-encode bytes outside [A-Za-z0-9._:/@+,=-]. Return length or -ENOSPC. */
 int state_encode_value(const char *in, char *out, size_t outlen);
 /* Decode %XX. Return length or -EINVAL. */

@@ -1,0 +1,399 @@
+/*
+ * kingsmootctl.c - operator's view of one election: the local state file,
+ * the leader as etcd sees it, and the requests a daemon accepts (resign,
+ * pause, resume).
+ *
+ * It reads the daemon's own configuration file, so both agree on the state
+ * file, service and etcd endpoints. Only "leader" talks to etcd, with one
+ * bounded request per endpoint; it needs no daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/inotify.h>
+#include <curl/curl.h>
+
+#include "config.h"
+#include "elect.h"
+#include "etcdproto.h"
+#include "log.h"
+#include "state.h"
+#include "util.h"
+
+#define EXIT_USAGE 64
+#define EXIT_CONFIG 78
+#define EXIT_FOLLOWER 3
+#define EXIT_NOT_LEADER 4
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: kingsmootctl [-c FILE] [-S STATE_FILE] COMMAND\n"
+	    "commands: status, is-leader, leader, watch, resign, pause, resume\n");
+}
+
+static bool daemon_alive(pid_t pid)
+{
+	char path[64], comm[64] = "";
+	FILE *f;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	if (fgets(comm, sizeof(comm), f) == NULL)
+		comm[0] = '\0';
+	fclose(f);
+	/* A recycled PID belongs to some other program. */
+	return strncmp(comm, "kingsmootd", 10) == 0;
+}
+
+/* A leader whose VALID_UNTIL passed, or any member whose daemon is gone,
+ * vouches for nothing. */
+static bool state_stale(const struct state *st, double now)
+{
+	if (st->role == ROLE_LEADER && st->valid_until <= now)
+		return true;
+	if (st->role != ROLE_NOT_MEMBER && !daemon_alive(st->pid))
+		return true;
+	return false;
+}
+
+static void print_time(const char *label, double t, double now)
+{
+	char buf[64];
+	time_t secs = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+	if (t >= now)
+		printf("%-12s %s.%03d UTC (in %.1f s)\n", label, buf,
+		    (int)((t - (double)secs) * 1000), t - now);
+	else
+		printf("%-12s %s.%03d UTC (%.1f s ago)\n", label, buf,
+		    (int)((t - (double)secs) * 1000), now - t);
+}
+
+static int cmd_status(const char *state_file, bool quiet)
+{
+	struct state st;
+	double now = now_unix();
+	bool stale;
+	int r;
+
+	r = state_read(state_file, &st);
+	if (r < 0) {
+		if (!quiet)
+			fprintf(stderr, "kingsmootctl: %s: %s\n", state_file, strerror(-r));
+		return EXIT_NOT_LEADER;
+	}
+	stale = state_stale(&st, now);
+	if (quiet)
+		return st.role == ROLE_LEADER && !stale ? 0 : 1;
+
+	printf("%-12s %s%s%s\n", "role:", role_name(st.role),
+	    stale ? " (stale)" : "", state_paused(state_file) ? " (paused)" : "");
+	printf("%-12s %s\n", "service:", st.service);
+	printf("%-12s %s\n", "node:", st.node);
+	printf("%-12s %s\n", "leader:", st.leader[0] ? st.leader : "(none)");
+	printf("%-12s %" PRId64 "\n", "term:", st.term);
+	print_time("since:", st.since, now);
+	if (st.role == ROLE_LEADER)
+		print_time("valid until:", st.valid_until, now);
+	printf("%-12s %ld (%s)\n", "pid:", (long)st.pid,
+	    daemon_alive(st.pid) ? "running" : "not running");
+	if (stale || st.role == ROLE_NOT_MEMBER)
+		return EXIT_NOT_LEADER;
+	return st.role == ROLE_LEADER ? 0 : EXIT_FOLLOWER;
+}
+
+struct buffer {
+	char *data;
+	size_t len;
+};
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct buffer *b = ud;
+	size_t len = size * nmemb;
+	char *p;
+
+	if (b->len + len > ETCD_MAX_RESPONSE)
+		return 0;
+	p = realloc(b->data, b->len + len + 1);
+	if (p == NULL)
+		return 0;
+	b->data = p;
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return len;
+}
+
+static int cmd_leader(const struct config *cfg)
+{
+	char prefix[1024], url[1100];
+	struct curl_slist *headers = NULL;
+	int status = 1;
+
+	snprintf(prefix, sizeof(prefix), "%s%s/", cfg->prefix, cfg->service);
+	headers = curl_slist_append(headers, "Content-Type: application/json");
+	headers = curl_slist_append(headers, "Grpc-Metadata-hasleader: true");
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		json_t *req = etcd_req_range_prefix(prefix, strlen(prefix)), *body;
+		char *text = json_dumps(req, JSON_COMPACT);
+		struct buffer b = { NULL, 0 };
+		struct etcd_kv *kvs = NULL;
+		const struct etcd_kv *low;
+		long http = 0;
+		int64_t rev;
+		size_t n;
+		CURL *easy = curl_easy_init();
+		CURLcode rc;
+
+		json_decref(req);
+		snprintf(url, sizeof(url), "%s", cfg->endpoints[i]);
+		while (strlen(url) > 0 && url[strlen(url) - 1] == '/')
+			url[strlen(url) - 1] = '\0';
+		strncat(url, "/v3/kv/range", sizeof(url) - strlen(url) - 1);
+		curl_easy_setopt(easy, CURLOPT_URL, url);
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, text);
+		curl_easy_setopt(easy, CURLOPT_PROXY, "");
+		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)sec_to_ms(cfg->request_timeout));
+		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(easy, CURLOPT_WRITEDATA, &b);
+		if (cfg->ca_file[0])
+			curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->ca_file);
+		if (cfg->cert_file[0]) {
+			curl_easy_setopt(easy, CURLOPT_SSLCERT, cfg->cert_file);
+			curl_easy_setopt(easy, CURLOPT_SSLKEY, cfg->key_file);
+		}
+		rc = curl_easy_perform(easy);
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
+		curl_easy_cleanup(easy);
+		free(text);
+		if (rc != CURLE_OK || http != 200) {
+			fprintf(stderr, "kingsmootctl: %s: %s\n", cfg->endpoints[i],
+			    rc != CURLE_OK ? curl_easy_strerror(rc) : "etcd refused the read");
+			free(b.data);
+			continue;
+		}
+		body = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+		free(b.data);
+		if (body == NULL || etcd_parse_range(body, &rev, &kvs, &n) < 0) {
+			fprintf(stderr, "kingsmootctl: %s: malformed answer\n",
+			    cfg->endpoints[i]);
+			json_decref(body);
+			continue;
+		}
+		json_decref(body);
+		low = election_leader(kvs, n);
+		if (low) {
+			char value[3 * STATE_MAX_VALUE];
+			if (state_encode_value(low->value, value, sizeof(value)) < 0)
+				snprintf(value, sizeof(value), "?");
+			printf("%s term=%" PRId64 " key=%s candidates=%zu\n", value,
+			    low->create_revision, low->key, n);
+			status = 0;
+		} else {
+			printf("(none)\n");
+			status = EXIT_NOT_LEADER;
+		}
+		etcd_kvs_free(kvs, n);
+		break;
+	}
+	curl_slist_free_all(headers);
+	return status;
+}
+
+static void print_change(const struct state *st, bool stale)
+{
+	char when[64];
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	printf("%s.%03ldZ %s%s leader=%s term=%" PRId64 "\n", when,
+	    ts.tv_nsec / 1000000, role_name(st->role), stale ? " (stale)" : "",
+	    st->leader[0] ? st->leader : "-", st->term);
+	fflush(stdout);
+}
+
+/* One line per change of role, leader or term, or when a leader's file
+ * expires without being renewed. Runs until interrupted. */
+static int cmd_watch(const char *state_file)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	struct state last, st;
+	bool have_last = false, last_stale = false;
+	int ifd, wd;
+
+	snprintf(dir, sizeof(dir), "%s", state_file);
+	snprintf(base, sizeof(base), "%s", state_file);
+	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ifd < 0) {
+		fprintf(stderr, "kingsmootctl: inotify: %s\n", strerror(errno));
+		return 1;
+	}
+	wd = inotify_add_watch(ifd, dirname(dir), IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE);
+	if (wd < 0) {
+		fprintf(stderr, "kingsmootctl: %s: %s\n", dir, strerror(errno));
+		close(ifd);
+		return 1;
+	}
+	memset(&last, 0, sizeof(last));
+	for (;;) {
+		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
+		char events[4096];
+		int timeout = -1;
+
+		if (state_read(state_file, &st) == 0) {
+			bool stale = state_stale(&st, now_unix());
+			if (!have_last || st.role != last.role || st.term != last.term ||
+			    strcmp(st.leader, last.leader) != 0 || stale != last_stale)
+				print_change(&st, stale);
+			last = st;
+			last_stale = stale;
+			have_last = true;
+			if (st.role == ROLE_LEADER && !stale) {
+				double left = st.valid_until - now_unix();
+				timeout = (int)(left * 1000) + 1;
+			}
+		}
+		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+			break;
+		while (read(ifd, events, sizeof(events)) > 0)
+			;
+	}
+	close(ifd);
+	return 1;
+}
+
+/* Signal the daemon named in the state file, and only that one. */
+static int signal_daemon(const char *state_file, int sig, bool required)
+{
+	struct state st;
+	int r = state_read(state_file, &st);
+
+	if (r < 0 || !daemon_alive(st.pid)) {
+		if (required)
+			fprintf(stderr, "kingsmootctl: no running daemon found in %s\n",
+			    state_file);
+		return required ? 1 : 0;
+	}
+	if (kill(st.pid, sig) < 0) {
+		fprintf(stderr, "kingsmootctl: cannot signal pid %ld: %s\n",
+		    (long)st.pid, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_pause(const char *state_file, bool pause)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (state_pause_path(state_file, path, sizeof(path)) < 0) {
+		fprintf(stderr, "kingsmootctl: state file path too long\n");
+		return 1;
+	}
+	if (pause) {
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0) {
+			fprintf(stderr, "kingsmootctl: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		close(fd);
+	} else if (unlink(path) < 0 && errno != ENOENT) {
+		fprintf(stderr, "kingsmootctl: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	/* The daemon re-reads the marker on SIGHUP; a stopped daemon reads it
+	 * when it starts. */
+	return signal_daemon(state_file, SIGHUP, false);
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-file", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config_overrides ov = { 0 };
+	struct config cfg;
+	const char *command, *state_file;
+	bool need_config;
+	char err[1024];
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, "+c:S:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': ov.config_path = optarg; break;
+		case 'S': ov.state_file = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	command = argv[optind];
+	if (strcmp(command, "status") && strcmp(command, "is-leader") &&
+	    strcmp(command, "leader") && strcmp(command, "watch") &&
+	    strcmp(command, "resign") && strcmp(command, "pause") &&
+	    strcmp(command, "resume")) {
+		fprintf(stderr, "kingsmootctl: unknown command '%s'\n", command);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_init(0);
+
+	/* With -S the local commands need no configuration at all. */
+	need_config = strcmp(command, "leader") == 0 || ov.state_file == NULL;
+	memset(&cfg, 0, sizeof(cfg));
+	if (need_config) {
+		if (config_load(&ov, &cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			return EXIT_CONFIG;
+		}
+	}
+	state_file = ov.state_file ? ov.state_file : cfg.state_file;
+
+	if (strcmp(command, "status") == 0)
+		r = cmd_status(state_file, false);
+	else if (strcmp(command, "is-leader") == 0)
+		r = cmd_status(state_file, true);
+	else if (strcmp(command, "leader") == 0) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		r = cmd_leader(&cfg);
+		curl_global_cleanup();
+	} else if (strcmp(command, "watch") == 0)
+		r = cmd_watch(state_file);
+	else if (strcmp(command, "resign") == 0)
+		r = signal_daemon(state_file, SIGUSR1, true);
+	else
+		r = cmd_pause(state_file, strcmp(command, "pause") == 0);
+	config_free(&cfg);
+	return r;
+}
