@@ -34,7 +34,7 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
                 etcd-client python3 python3-pytest faketime
 
-.PHONY: all deps run check unit unit-asan integration install clean bench
+.PHONY: all deps run check unit unit-asan integration install clean bench fuzz
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
@@ -78,6 +78,22 @@ unit: $(UNIT_BINS)
 	@failed=""; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
+# Coverage-guided fuzzing of everything that parses outside input.
+# FUZZ_SECONDS per target; crashes land in build-fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_etcd fuzz_state
+fuzz:
+	mkdir -p build-fuzz
+	for t in $(FUZZ_TARGETS); do \
+	    clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
+	        $(PKG_CFLAGS) -o build-fuzz/$$t tests/fuzz/$$t.c src/etcdproto.c src/util.c \
+	        src/log.c src/state.c $(PKG_LIBS) || exit 1; \
+	    mkdir -p build-fuzz/corpus-$$t; \
+	    seeds=tests/fuzz/seeds-$${t#fuzz_}; [ -d $$seeds ] || seeds=; \
+	    build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/ \
+	        build-fuzz/corpus-$$t $$seeds || exit 1; \
+	done
+
 # The same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 unit-asan:
 	$(MAKE) BUILD=build-asan CC=$(CC) \
@@ -111,4 +127,4 @@ install: all
 	    install -m 0644 etc/kingsmootd.conf $(DESTDIR)$(SYSCONFDIR)/kingsmoot/kingsmootd.conf
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
