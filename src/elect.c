@@ -30,6 +30,10 @@
 #define KEEPALIVE_RETRY_MS 250
 #define ABANDONED_LEASES 8
 
+/* Why a candidate holds no candidacy. */
+#define WITHDRAW_PAUSED    1u   /* kingsmootctl pause */
+#define WITHDRAW_UNHEALTHY 2u   /* the health check says so */
+
 enum phase {
 	PHASE_RUN,
 	PHASE_RESIGN_HOOKS,     /* not_member published, its hooks running */
@@ -78,7 +82,7 @@ static struct {
 
 	/* Step-down sequencing. */
 	enum phase phase;
-	bool paused;            /* maintenance: no candidacy at all */
+	unsigned withdrawn;     /* WITHDRAW_*: no candidacy at all */
 	bool resign_backoff;
 	void (*stop_done)(void *ud);
 	void *stop_ud;
@@ -256,7 +260,7 @@ static void compute_role(enum km_role *role, const char **leader, int64_t *term)
 		*role = E.view_valid ? ROLE_OBSERVER : ROLE_NOT_MEMBER;
 		return;
 	}
-	if (E.paused || E.lease_id == 0 || E.deadline == 0 || now_ms() >= E.deadline)
+	if (E.withdrawn || E.lease_id == 0 || E.deadline == 0 || now_ms() >= E.deadline)
 		return;
 	*role = election_role(E.keys, E.n_keys, E.view_rev, E.my_key,
 	    E.my_key_len, E.my_rev);
@@ -278,7 +282,8 @@ static void announce(void)
 		break;
 	default:
 		notify_status("not_member of %s%s", E.cfg->service,
-		    E.paused ? " (paused)" : "");
+		    (E.withdrawn & WITHDRAW_PAUSED) ? " (paused)" :
+		    (E.withdrawn & WITHDRAW_UNHEALTHY) ? " (unhealthy)" : "");
 		break;
 	}
 }
@@ -567,8 +572,8 @@ static void grant_done(const struct etcd_result *res, void *ud)
 		return;
 	}
 	E.last_contact = now_ms();
-	if (E.phase >= PHASE_STOP_HOOKS || E.paused) {
-		/* Stopping or paused: the lease is not wanted any more. */
+	if (E.phase >= PHASE_STOP_HOOKS || E.withdrawn) {
+		/* Stopping or withdrawn: the lease is not wanted any more. */
 		(void)etcd_call("/v3/lease/revoke", etcd_req_lease_id(id), NULL, NULL);
 		return;
 	}
@@ -588,7 +593,7 @@ static void grant_done(const struct etcd_result *res, void *ud)
 
 static void campaign_step(void)
 {
-	if (!is_candidate() || E.phase != PHASE_RUN || E.paused)
+	if (!is_candidate() || E.phase != PHASE_RUN || E.withdrawn)
 		return;
 	if (E.grant_call || E.create_call || E.delete_call ||
 	    E.campaign_timer.armed)
@@ -763,9 +768,9 @@ static void resign_delete_done(const struct etcd_result *res, void *ud)
 		E.resign_backoff = false;
 		loop_timer_arm_in(&E.campaign_timer, backoff_ms(E.campaign_failures++));
 	}
-	if (E.paused) {
-		/* No candidacy while paused: nothing to keep alive. */
-		drop_lease("paused", true);
+	if (E.withdrawn) {
+		/* No candidacy while withdrawn: nothing to keep alive. */
+		drop_lease("withdrawn from the election", true);
 		return;
 	}
 	update();
@@ -867,23 +872,38 @@ void elect_resign(const char *why)
 	demote_then(PHASE_RESIGN_HOOKS);
 }
 
-void elect_set_paused(bool paused)
+static void set_withdrawn(unsigned reason, bool on, const char *what)
 {
-	if (paused == E.paused || !is_candidate())
+	unsigned before = E.withdrawn;
+
+	if (!is_candidate() || E.cfg == NULL)
 		return;
-	E.paused = paused;
-	if (paused) {
-		log_notice("paused: withdrawing from the election until resumed");
-		notify_status("not_member of %s (paused)", E.cfg->service);
+	E.withdrawn = on ? E.withdrawn | reason : E.withdrawn & ~reason;
+	if ((before != 0) == (E.withdrawn != 0))
+		return;
+	if (E.withdrawn) {
+		log_notice("%s: withdrawing from the election", what);
+		announce();
 		if (E.phase == PHASE_RUN) {
 			loop_timer_disarm(&E.campaign_timer);
 			demote_then(PHASE_RESIGN_HOOKS);
 		}
 		return;
 	}
-	log_notice("resumed: campaigning again");
+	log_notice("%s: campaigning again", what);
 	update();
 	campaign_step();
+}
+
+void elect_set_paused(bool paused)
+{
+	set_withdrawn(WITHDRAW_PAUSED, paused, paused ? "paused" : "resumed");
+}
+
+void elect_set_healthy(bool healthy)
+{
+	set_withdrawn(WITHDRAW_UNHEALTHY, !healthy,
+	    healthy ? "health check passing" : "health check failing");
 }
 
 void elect_stop(void (*done)(void *ud), void *ud)
@@ -912,8 +932,11 @@ int elect_start(const struct config *cfg)
 	E.prefix[E.prefix_len - 1] = '/';
 	E.role = ROLE_NOT_MEMBER;
 	E.since = now_unix();
-	E.paused = is_candidate() && state_paused(cfg->state_file);
-	if (E.paused)
+	if (is_candidate() && cfg->health_enabled)
+		E.withdrawn |= WITHDRAW_UNHEALTHY;
+	if (is_candidate() && state_paused(cfg->state_file))
+		E.withdrawn |= WITHDRAW_PAUSED;
+	if (E.withdrawn & WITHDRAW_PAUSED)
 		log_notice("paused (%s.paused exists): not campaigning until resumed",
 		    cfg->state_file);
 	srandom((unsigned)(now_ms() ^ (uint64_t)getpid()));

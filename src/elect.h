@@ -20,6 +20,9 @@ void elect_resign(const char *why);
 /* Maintenance mode: step down the same way and hold no candidacy until
  * resumed. */
 void elect_set_paused(bool paused);
+/* The health check's verdict; a candidate with a health check starts
+ * unhealthy until the first check passes. */
+void elect_set_healthy(bool healthy);
 /*
  * Graceful end of the session: publish not_member, let its hooks finish,
  * then revoke the lease. done() runs once all of that is over; the

@@ -54,6 +54,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "proc.h"
 #include "util.h"
 
 #define HOOK_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -616,59 +617,6 @@ static void on_poll_timer(void *ud)
 	check_exit();
 }
 
-static void child_say(const char *what, int err)
-{
-	const char *name = strerrorname_np(err);
-	struct iovec iov[] = {
-		{ (void *)"cannot execute: ", 16 },
-		{ (void *)what, strlen(what) },
-		{ (void *)": ", 2 },
-		{ (void *)(name ? name : "?"), strlen(name ? name : "?") },
-		{ (void *)"\n", 1 },
-	};
-
-	if (writev(STDERR_FILENO, iov, ARRAY_SIZE(iov)) < 0) {
-		/* Nobody left to tell. */
-	}
-}
-
-/* Runs between fork() and execve(): async-signal-safe calls only, no
- * malloc, no stdio, no return. */
-static void __attribute__((noreturn))
-child(const char *path, char *const argv[], char *const envp[], int in,
-    int out, int err)
-{
-	struct sigaction sa;
-	sigset_t none;
-	int fd0, fd1, fd2;
-
-	/* Handlers reset themselves at exec, but SIG_IGN (SIGPIPE, say)
-	 * survives it; the signalfd mask would survive as well. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	if (setpgid(0, 0) < 0) {
-		child_say("setpgid", errno);
-		_exit(127);
-	}
-	/* Move the three above 2 first: any of them may itself be 0, 1 or 2
-	 * if the daemon was started with a closed standard descriptor. */
-	fd0 = fcntl(in, F_DUPFD, 3);
-	fd1 = fcntl(out, F_DUPFD, 3);
-	fd2 = fcntl(err, F_DUPFD, 3);
-	if (fd0 < 0 || fd1 < 0 || fd2 < 0 || dup2(fd0, 0) < 0 ||
-	    dup2(fd1, 1) < 0 || dup2(fd2, 2) < 0)
-		_exit(127);
-	close_from(3);
-	execve(path, argv, envp);
-	child_say(path, errno);
-	_exit(127);
-}
-
 static void close_pair(int p[2])
 {
 	if (p[0] >= 0)
@@ -747,18 +695,13 @@ static int hook_start(const struct batch *b, const char *name)
 		goto fail;
 	}
 
-	pid = fork();
-	if (pid == 0)
-		child(path, argv, b->envp, devnull, out[1], err[1]);
+	pid = proc_spawn(path, argv, b->envp, devnull, out[1], err[1]);
 	if (pid < 0) {
-		e = -errno;
+		e = (int)pid;
 		loop_del_fd(out[0]);
 		loop_del_fd(err[0]);
 		goto fail;
 	}
-	/* Also here, so that a kill(-pid) right after fork() reaches it. */
-	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
-		log_warn("hook %s: setpgid", name);
 	close(devnull);
 	close(out[1]);
 	close(err[1]);

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "elect.h"
 #include "etcd.h"
+#include "health.h"
 #include "hook.h"
 #include "log.h"
 #include "loop.h"
@@ -69,9 +70,6 @@ static void write_not_member(const struct config *cfg, pid_t pid)
 /* Parsed settings this version does not act on yet: say so, loudly. */
 static void warn_unimplemented(const struct config *cfg)
 {
-	if (cfg->health_enabled)
-		log_warnx("health checks are configured but not implemented yet; "
-		    "campaigning regardless");
 	if (cfg->username[0])
 		log_warnx("etcd.username is set but etcd authentication is not "
 		    "implemented yet; requests go unauthenticated");
@@ -80,6 +78,11 @@ static void warn_unimplemented(const struct config *cfg)
 static void hooks_finished(enum km_role role, bool ok, void *ud)
 {
 	elect_hooks_done(role, ok);
+}
+
+static void health_changed(bool healthy, void *ud)
+{
+	elect_set_healthy(healthy);
 }
 
 static void stopped(void *ud)
@@ -106,6 +109,9 @@ static void session_restart(void *ud)
 		return;
 	}
 	elect_start(config);
+	health_configure(config);
+	if (health_healthy())
+		elect_set_healthy(true);
 	notify_reloaded();
 }
 
@@ -134,6 +140,9 @@ static void reload(void)
 		return;
 	}
 	elect_set_config(next);
+	health_configure(next);
+	if (!next->health_enabled)
+		elect_set_healthy(true);
 	elect_set_paused(state_paused(next->state_file));
 	etcd_set_timeout(next->request_timeout);
 	hooks_configure(next->hooks_dir, next->hooks_timeout);
@@ -324,13 +333,16 @@ int main(int argc, char *argv[])
 	hooks_configure(config->hooks_dir, config->hooks_timeout);
 	loop_add_fd(sigfd, POLLIN, signal_ready, NULL);
 	notify_init(elect_healthy);
+	health_init(health_changed, NULL);
 	elect_start(config);
+	health_configure(config);
 
 	while (!exiting)
 		loop_run_once(60000);
 
 	/* The stop sequence waited for the not_member hooks; anything still
 	 * running belongs to a superseded batch. */
+	health_stop();
 	if (hooks_busy())
 		hooks_abort();
 	until = now_ms() + EXIT_HOOK_GRACE_MS;

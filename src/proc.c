@@ -1,0 +1,84 @@
+/*
+ * proc.c - fork and execve of hooks and health checks (DESIGN 3): no
+ * shell, signals back to default, its own process group, stdin/stdout/
+ * stderr as given and nothing else inherited.
+ */
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/uio.h>
+
+#include "log.h"
+#include "util.h"
+
+static void child_say(const char *what, int err)
+{
+	const char *name = strerrorname_np(err);
+	struct iovec iov[] = {
+		{ (void *)"cannot execute: ", 16 },
+		{ (void *)what, strlen(what) },
+		{ (void *)": ", 2 },
+		{ (void *)(name ? name : "?"), strlen(name ? name : "?") },
+		{ (void *)"\n", 1 },
+	};
+
+	if (writev(STDERR_FILENO, iov, ARRAY_SIZE(iov)) < 0) {
+		/* Nobody left to tell. */
+	}
+}
+
+/* Runs between fork() and execve(): async-signal-safe calls only, no
+ * malloc, no stdio, no return. */
+static void __attribute__((noreturn))
+child(const char *path, char *const argv[], char *const envp[], int in,
+    int out, int err)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int fd0, fd1, fd2;
+
+	/* Handlers reset themselves at exec, but SIG_IGN (SIGPIPE, say)
+	 * survives it; the signalfd mask would survive as well. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	if (setpgid(0, 0) < 0) {
+		child_say("setpgid", errno);
+		_exit(127);
+	}
+	/* Move the three above 2 first: any of them may itself be 0, 1 or 2
+	 * if the daemon was started with a closed standard descriptor. */
+	fd0 = fcntl(in, F_DUPFD, 3);
+	fd1 = fcntl(out, F_DUPFD, 3);
+	fd2 = fcntl(err, F_DUPFD, 3);
+	if (fd0 < 0 || fd1 < 0 || fd2 < 0 || dup2(fd0, 0) < 0 ||
+	    dup2(fd1, 1) < 0 || dup2(fd2, 2) < 0)
+		_exit(127);
+	close_from(3);
+	execve(path, argv, envp);
+	child_say(path, errno);
+	_exit(127);
+}
+
+pid_t proc_spawn(const char *path, char *const argv[], char *const envp[],
+    int in, int out, int err)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		child(path, argv, envp, in, out, err);
+	if (pid < 0)
+		return -errno;
+	/* Also here, so that a kill(-pid) right after fork() reaches it. */
+	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
+		log_warn("%s: setpgid", path);
+	return pid;
+}
