@@ -398,7 +398,8 @@ static void update(void)
 		elect_resign("state file cannot be written");
 		return;
 	}
-	if (role != ROLE_NOT_MEMBER)
+	/* A withdrawn node has published all it will: it is ready. */
+	if (role != ROLE_NOT_MEMBER || E.withdrawn)
 		notify_ready();
 }
 
@@ -996,9 +997,12 @@ bool elect_healthy(void)
 
 	if (E.cfg == NULL)
 		return false;
-	if (is_candidate())
+	if (is_candidate() && !E.withdrawn)
 		return E.deadline != 0 && now < E.deadline;
-	return E.view_valid && now - E.last_contact < ttl_ms();
+	/* Observers and withdrawn candidates hold no lease: a quiet election
+	 * sends nothing, so judge by a live watch (it ends when its member
+	 * loses quorum) over a view that was read successfully. */
+	return E.view_valid && E.watch != NULL;
 }
 
 enum km_role elect_role(void)

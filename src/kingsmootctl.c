@@ -42,6 +42,15 @@ static void usage(FILE *out)
 	    "commands: status, is-leader, leader, watch, resign, pause, resume\n");
 }
 
+static const char *encoded(const char *value)
+{
+	static char buf[3 * STATE_MAX_VALUE];
+
+	if (state_encode_value(value, buf, sizeof(buf)) < 0)
+		return "?";
+	return buf;
+}
+
 static bool daemon_alive(pid_t pid)
 {
 	char path[64], comm[64] = "";
@@ -57,7 +66,7 @@ static bool daemon_alive(pid_t pid)
 		comm[0] = '\0';
 	fclose(f);
 	/* A recycled PID belongs to some other program. */
-	return strncmp(comm, "kingsmootd", 10) == 0;
+	return strcmp(comm, "kingsmootd\n") == 0;
 }
 
 /* A leader whose VALID_UNTIL passed, or any member whose daemon is gone,
@@ -96,8 +105,9 @@ static int cmd_status(const char *state_file, bool quiet)
 
 	r = state_read(state_file, &st);
 	if (r < 0) {
-		if (!quiet)
-			fprintf(stderr, "kingsmootctl: %s: %s\n", state_file, strerror(-r));
+		if (quiet)
+			return 1;
+		fprintf(stderr, "kingsmootctl: %s: %s\n", state_file, strerror(-r));
 		return EXIT_NOT_LEADER;
 	}
 	stale = state_stale(&st, now);
@@ -106,9 +116,11 @@ static int cmd_status(const char *state_file, bool quiet)
 
 	printf("%-12s %s%s%s\n", "role:", role_name(st.role),
 	    stale ? " (stale)" : "", state_paused(state_file) ? " (paused)" : "");
-	printf("%-12s %s\n", "service:", st.service);
-	printf("%-12s %s\n", "node:", st.node);
-	printf("%-12s %s\n", "leader:", st.leader[0] ? st.leader : "(none)");
+	/* Values as the file has them: a foreign candidate's value may hold
+	 * newlines, and one line per field is the format. */
+	printf("%-12s %s\n", "service:", encoded(st.service));
+	printf("%-12s %s\n", "node:", encoded(st.node));
+	printf("%-12s %s\n", "leader:", st.leader[0] ? encoded(st.leader) : "(none)");
 	printf("%-12s %" PRId64 "\n", "term:", st.term);
 	print_time("since:", st.since, now);
 	if (st.role == ROLE_LEADER)
@@ -232,7 +244,7 @@ static void print_change(const struct state *st, bool stale)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	printf("%s.%03ldZ %s%s leader=%s term=%" PRId64 "\n", when,
 	    ts.tv_nsec / 1000000, role_name(st->role), stale ? " (stale)" : "",
-	    st->leader[0] ? st->leader : "-", st->term);
+	    st->leader[0] ? encoded(st->leader) : "-", st->term);
 	fflush(stdout);
 }
 
@@ -272,9 +284,14 @@ static int cmd_watch(const char *state_file)
 			last = st;
 			last_stale = stale;
 			have_last = true;
+			/* Nothing is written when a daemon dies: look again once a
+			 * second while a member, and exactly when a lead runs out. */
+			if (st.role != ROLE_NOT_MEMBER && !stale)
+				timeout = 1000;
 			if (st.role == ROLE_LEADER && !stale) {
 				double left = st.valid_until - now_unix();
-				timeout = (int)(left * 1000) + 1;
+				if (left * 1000 + 1 < timeout)
+					timeout = (int)(left * 1000) + 1;
 			}
 		}
 		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)

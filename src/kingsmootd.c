@@ -129,6 +129,8 @@ static void reload(void)
 	if (config_load(&overrides, next, err, sizeof(err)) < 0) {
 		log_err("reload refused, keeping the running configuration: %s", err);
 		free(next);
+		/* kingsmootctl pause/resume must not depend on a clean file. */
+		elect_set_paused(state_paused(config->state_file));
 		notify_reloaded();
 		return;
 	}
