@@ -73,6 +73,7 @@ static struct {
 	uint64_t renewed_sent;  /* the send time the deadline counts from */
 	struct loop_timer keepalive_timer, deadline_timer, campaign_timer;
 	int campaign_failures;
+	int resign_failures;    /* resignations of our own making, in a row */
 	struct {
 		int64_t id;
 		bool revoke_pending;
@@ -766,8 +767,10 @@ static void resign_delete_done(const struct etcd_result *res, void *ud)
 		E.my_rev = 0;
 	}
 	if (E.resign_backoff) {
+		/* A leader hook or state file that keeps failing must not make
+		 * a lone node flap at full speed: the pause grows. */
 		E.resign_backoff = false;
-		loop_timer_arm_in(&E.campaign_timer, backoff_ms(E.campaign_failures++));
+		loop_timer_arm_in(&E.campaign_timer, backoff_ms(E.resign_failures++));
 	}
 	if (E.withdrawn) {
 		/* No candidacy while withdrawn: nothing to keep alive. */
@@ -855,6 +858,8 @@ void elect_hooks_done(enum km_role role, bool ok)
 		after_demotion_hooks();
 		return;
 	}
+	if (role == ROLE_LEADER && ok)
+		E.resign_failures = 0;
 	if (role == ROLE_LEADER && !ok && E.role == ROLE_LEADER &&
 	    E.cfg->on_leader_failure == LEADER_FAILURE_RESIGN) {
 		log_warnx("a leader hook failed: resigning so another node can lead");
