@@ -90,6 +90,13 @@ static struct {
 	struct loop_timer hooks_wait_timer;
 	struct loop_timer stop_done_timer;
 
+	/* What the state file says, as far as we know. */
+	bool state_dirty;               /* the last write failed */
+	uint64_t file_leader_until;     /* the file claims leadership until */
+	uint64_t published_deadline;    /* deadline behind its VALID_UNTIL */
+	bool waiting_for_file;
+	struct loop_timer file_expiry_timer;
+
 	/* What is published. */
 	enum km_role role;
 	char leader[STATE_MAX_VALUE];
@@ -99,6 +106,7 @@ static struct {
 
 static void update(void);
 static void campaign_step(void);
+static void after_demotion_hooks(void);
 static void sync_start(void);
 
 static uint64_t ttl_ms(void)
@@ -324,10 +332,17 @@ static int write_state(enum km_role role, const char *leader, int64_t term,
 	st.pid = getpid();
 	r = state_write(E.cfg->state_file, &st);
 	if (r < 0) {
-		log_err("cannot write state file %s: %s", E.cfg->state_file,
-		    strerror(-r));
+		/* Retried on every update; one error line per outage. */
+		(E.state_dirty ? log_debug : log_err)("cannot write state file "
+		    "%s: %s", E.cfg->state_file, strerror(-r));
+		E.state_dirty = true;
 		return r;
 	}
+	if (E.state_dirty)
+		log_notice("state file %s written again", E.cfg->state_file);
+	E.state_dirty = false;
+	E.file_leader_until = role == ROLE_LEADER ? E.deadline : 0;
+	E.published_deadline = role == ROLE_LEADER ? E.deadline : 0;
 	log_published(&st, role != E.role);
 	return 0;
 }
@@ -345,8 +360,10 @@ static int publish(enum km_role role, const char *leader, int64_t term)
 	double since;
 	int r;
 
-	/* A leader rewrites its file on every renewal for VALID_UNTIL. */
-	if (!changed && role != ROLE_LEADER)
+	/* A leader rewrites its file on every renewal for VALID_UNTIL, and a
+	 * write that failed is tried again. */
+	if (!changed && !E.state_dirty &&
+	    !(role == ROLE_LEADER && E.deadline != E.published_deadline))
 		return 0;
 	since = role_changed ? now_unix() : E.since;
 	r = write_state(role, leader, term, since);
@@ -365,8 +382,11 @@ static int publish(enum km_role role, const char *leader, int64_t term)
 			.leader = E.leader, .term = E.term,
 			.state_file = E.cfg->state_file,
 		};
-		log_info("role %s -> %s (leader '%s', term %" PRId64 ")",
-		    role_name(previous), role_name(role), E.leader, E.term);
+		/* A non-leader role is taken even when the file could not say
+		 * so (the write is retried); the log must not pretend. */
+		log_info("role %s -> %s (leader '%s', term %" PRId64 ")%s",
+		    role_name(previous), role_name(role), E.leader, E.term,
+		    r < 0 ? " [state file not written]" : "");
 		hooks_transition(&env);
 	} else {
 		log_info("leader of %s is now '%s' (term %" PRId64 ")",
@@ -399,6 +419,8 @@ static void update(void)
 		elect_resign("state file cannot be written");
 		return;
 	}
+	if (E.waiting_for_file && E.file_leader_until == 0)
+		after_demotion_hooks();
 	/* A withdrawn node has published all it will: it is ready. */
 	if (role != ROLE_NOT_MEMBER || E.withdrawn)
 		notify_ready();
@@ -802,6 +824,23 @@ static void stop_done_fired(void *ud)
 static void after_demotion_hooks(void)
 {
 	loop_timer_disarm(&E.hooks_wait_timer);
+	if (E.phase != PHASE_RESIGN_HOOKS && E.phase != PHASE_STOP_HOOKS)
+		return;
+	/*
+	 * If not_member could not be written, the file still names us leader
+	 * until its VALID_UNTIL: keep the key, and with it everyone else out,
+	 * until then. Every update tries the write again meanwhile.
+	 */
+	if (E.file_leader_until > now_ms()) {
+		if (!E.waiting_for_file)
+			log_warnx("state file still says leader; holding our key "
+			    "until its VALID_UNTIL passes");
+		E.waiting_for_file = true;
+		loop_timer_arm_at(&E.file_expiry_timer, E.file_leader_until);
+		return;
+	}
+	E.waiting_for_file = false;
+	loop_timer_disarm(&E.file_expiry_timer);
 	if (E.phase == PHASE_RESIGN_HOOKS) {
 		if (E.my_rev == 0) {
 			resign_delete_done(&(struct etcd_result){ .err = 0 }, NULL);
@@ -827,6 +866,11 @@ static void after_demotion_hooks(void)
 		if (E.revoke_call == NULL)
 			stop_revoke_done(&(struct etcd_result){ .err = 0 }, NULL);
 	}
+}
+
+static void file_expired(void *ud)
+{
+	after_demotion_hooks();
 }
 
 static void hooks_wait_expired(void *ud)
@@ -925,6 +969,16 @@ void elect_stop(void (*done)(void *ud), void *ud)
 
 /* ---- session ------------------------------------------------------------ */
 
+/* The daemon writes not_member before starting us; if that failed, the
+ * first update must try again. */
+static bool startup_state_written(const struct config *cfg)
+{
+	struct state st;
+
+	return state_read(cfg->state_file, &st) == 0 &&
+	    st.role == ROLE_NOT_MEMBER && st.pid == getpid();
+}
+
 int elect_start(const struct config *cfg)
 {
 	size_t plen = strlen(cfg->prefix), slen = strlen(cfg->service);
@@ -938,6 +992,7 @@ int elect_start(const struct config *cfg)
 	E.prefix[E.prefix_len - 1] = '/';
 	E.role = ROLE_NOT_MEMBER;
 	E.since = now_unix();
+	E.state_dirty = !startup_state_written(cfg);
 	if (is_candidate() && cfg->health_enabled)
 		E.withdrawn |= WITHDRAW_UNHEALTHY;
 	if (is_candidate() && state_paused(cfg->state_file))
@@ -952,6 +1007,7 @@ int elect_start(const struct config *cfg)
 	loop_timer_init(&E.campaign_timer, campaign_timer_fired, NULL);
 	loop_timer_init(&E.hooks_wait_timer, hooks_wait_expired, NULL);
 	loop_timer_init(&E.stop_done_timer, stop_done_fired, NULL);
+	loop_timer_init(&E.file_expiry_timer, file_expired, NULL);
 	log_info("%s in election %s as '%s' (endpoints %s, TTL %" PRId64 " s)",
 	    is_candidate() ? "campaigning" : "observing", E.prefix, cfg->node,
 	    etcd_current_endpoint(), cfg->ttl);
@@ -982,6 +1038,7 @@ void elect_free(void)
 	loop_timer_disarm(&E.campaign_timer);
 	loop_timer_disarm(&E.hooks_wait_timer);
 	loop_timer_disarm(&E.stop_done_timer);
+	loop_timer_disarm(&E.file_expiry_timer);
 	cancel_call(&E.range_call);
 	cancel_call(&E.grant_call);
 	cancel_call(&E.create_call);

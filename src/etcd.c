@@ -28,6 +28,9 @@ struct etcd_call {
 	size_t resp_len, resp_cap;
 	bool oversized;
 	bool dead;              /* cancelled or finished: free at sweep */
+	/* Our own bound on an attempt: libcurl may quietly resend a request
+	 * whose connection was reset and restart its clock. */
+	struct loop_timer attempt_timer;
 	struct etcd_call *next;
 };
 
@@ -62,6 +65,7 @@ static struct {
 } C;
 
 static void after_poll(void);
+static void call_attempt_expired(void *ud);
 
 static void set_common_options(CURL *easy, const char *url)
 {
@@ -113,6 +117,7 @@ int etcd_init(const struct config *cfg)
 
 static void call_free(struct etcd_call *call)
 {
+	loop_timer_disarm(&call->attempt_timer);
 	if (call->easy)
 		curl_easy_cleanup(call->easy);
 	free(call->path);
@@ -219,6 +224,7 @@ static int call_start_attempt(struct etcd_call *call)
 	call->attempt++;
 	if (curl_multi_add_handle(C.multi, call->easy) != CURLM_OK)
 		return -EIO;
+	loop_timer_arm_in(&call->attempt_timer, (uint64_t)C.timeout_ms);
 	return 0;
 }
 
@@ -234,6 +240,7 @@ struct etcd_call *etcd_call(const char *path, json_t *body, etcd_done_cb cb, voi
 	call->body_text = json_dumps(body, JSON_COMPACT);
 	call->cb = cb;
 	call->ud = ud;
+	loop_timer_init(&call->attempt_timer, call_attempt_expired, call);
 	json_decref(body);
 	if (call->easy == NULL || call->body_text == NULL ||
 	    call_start_attempt(call) < 0) {
@@ -253,6 +260,7 @@ void etcd_call_cancel(struct etcd_call *call)
 	if (call == NULL || call->dead)
 		return;
 	curl_multi_remove_handle(C.multi, call->easy);
+	loop_timer_disarm(&call->attempt_timer);
 	call->dead = true;
 }
 
@@ -293,6 +301,7 @@ static void call_finish(struct etcd_call *call, CURLcode rc)
 
 	memset(&res, 0, sizeof(res));
 	res.endpoint = C.endpoints[call->endpoint];
+	loop_timer_disarm(&call->attempt_timer);
 	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_multi_remove_handle(C.multi, call->easy);
 
@@ -343,6 +352,15 @@ static void watch_detach(struct etcd_watch *w)
 	if (w->in_multi)
 		curl_multi_remove_handle(C.multi, w->easy);
 	w->in_multi = false;
+}
+
+static void call_attempt_expired(void *ud)
+{
+	struct etcd_call *call = ud;
+
+	if (!call->dead)
+		call_finish(call, CURLE_OPERATION_TIMEDOUT);
+	/* Finished or failed over: either way the sweep runs next poll. */
 }
 
 static void watch_end(struct etcd_watch *w, int err, const char *why)
