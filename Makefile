@@ -34,7 +34,7 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
                 etcd-client python3 python3-pytest faketime
 
-.PHONY: all deps run check unit unit-asan integration install clean bench fuzz
+.PHONY: all deps run check unit unit-asan integration faults install clean bench fuzz
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
@@ -103,10 +103,14 @@ unit-asan:
 integration: all
 	KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q tests/integration
 
+faults: all
+	KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q tests/faults
+
 check: deps
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration
+	$(MAKE) faults
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
