@@ -149,24 +149,16 @@ static void record(bool ok, int status)
 
 static void check_exit(void)
 {
-	siginfo_t si;
-	int status = 0;
-	pid_t r;
+	int status = 0, r;
 
 	if (H.pid == 0)
 		return;
-	memset(&si, 0, sizeof(si));
-	/* Peek first: while the check is an unreaped zombie its pid, which
-	 * is also its group id, cannot go to a stranger. */
-	r = waitid(P_PID, (id_t)H.pid, &si, WEXITED | WNOHANG | WNOWAIT);
-	if (r == 0 && si.si_pid == 0) {
+	r = proc_reap(H.pid, &status);
+	if (r == 0) {
 		if (H.pidfd < 0)
 			loop_timer_arm_in(&H.poll_timer, HEALTH_POLL_MS);
 		return;
 	}
-	kill(-H.pid, SIGKILL);
-	while ((r = waitpid(H.pid, &status, WNOHANG)) < 0 && errno == EINTR)
-		;
 	if (H.out >= 0) {
 		read_output(H.out, POLLIN, NULL);
 		if (H.out >= 0) {
@@ -183,7 +175,7 @@ static void check_exit(void)
 	loop_timer_disarm(&H.timeout_timer);
 	loop_timer_disarm(&H.poll_timer);
 	H.pid = 0;
-	record(r > 0 && !H.timed_out && WIFEXITED(status) &&
+	record(r == 1 && !H.timed_out && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0, status);
 }
 

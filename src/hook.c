@@ -557,31 +557,18 @@ static void report_exit(int status, bool status_known)
 /* The pidfd became readable, or the poll timer fired. */
 static void check_exit(void)
 {
-	siginfo_t si;
-	int status = 0;
-	pid_t r;
+	int status = 0, r;
 
 	if (run.pid == 0)
 		return;
-	memset(&si, 0, sizeof(si));
-	/* Look without reaping: while the leader is a zombie its pid cannot
-	 * be reused, so the group kill below cannot hit a stranger. */
-	while ((r = waitid(P_PID, (id_t)run.pid, &si,
-	    WEXITED | WNOHANG | WNOWAIT)) < 0 && errno == EINTR)
-		;
-	if (r == 0 && si.si_pid == 0) {
+	r = proc_reap(run.pid, &status);
+	if (r == 0) {
 		if (run.pidfd < 0)
 			loop_timer_arm_in(&run.poll_timer, HOOK_POLL_MS);
 		return;
 	}
-	if (r == 0) {
-		signal_group(SIGKILL);
-		while ((r = waitpid(run.pid, &status, WNOHANG)) < 0 &&
-		    errno == EINTR)
-			;
-	}
-	if (r < 0 && errno != ECHILD)
-		log_warn("hook %s: waitpid", run.name);
+	if (r < 0 && r != -ECHILD)
+		log_warnx("hook %s: waitpid: %s", run.name, strerror(-r));
 
 	/* The writers are dead or escaped: take what is buffered and close,
 	 * without waiting for an EOF an escaped grandchild may never give. */
@@ -598,7 +585,7 @@ static void check_exit(void)
 	}
 	loop_timer_disarm(&run.kill_timer);
 	loop_timer_disarm(&run.poll_timer);
-	report_exit(status, r == run.pid);
+	report_exit(status, r == 1);
 	run.pid = 0;
 	loop_timer_arm_in(&kick_timer, 0);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include "log.h"
 #include "util.h"
@@ -81,4 +82,29 @@ pid_t proc_spawn(const char *path, char *const argv[], char *const envp[],
 	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
 		log_warn("%s: setpgid", path);
 	return pid;
+}
+
+int proc_reap(pid_t pid, int *status)
+{
+	siginfo_t si;
+	pid_t r;
+
+	memset(&si, 0, sizeof(si));
+	/* Look without reaping first: while the child is a zombie its pid,
+	 * which is also its group id, cannot go to a stranger, so the group
+	 * kill below cannot hit one. */
+	while ((r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT)) < 0 &&
+	    errno == EINTR)
+		;
+	if (r < 0)
+		return -errno;
+	if (si.si_pid == 0)
+		return 0;
+	if (kill(-pid, SIGKILL) < 0 && errno != ESRCH)
+		log_warn("kill(-%ld, SIGKILL)", (long)pid);
+	while ((r = waitpid(pid, status, WNOHANG)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return -errno;
+	return r == pid ? 1 : 0;
 }

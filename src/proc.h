@@ -12,4 +12,11 @@
 pid_t proc_spawn(const char *path, char *const argv[], char *const envp[],
     int in, int out, int err);
 
+/*
+ * If the child has exited, kill whatever is left of its process group and
+ * reap it. Return 0 while it runs, 1 once reaped (*status set), or -errno
+ * when it cannot be waited for.
+ */
+int proc_reap(pid_t pid, int *status);
+
 #endif
