@@ -57,6 +57,7 @@ static struct {
 	struct etcd_watch *watch;
 	unsigned watch_generation;
 	uint64_t watch_started;
+	int watch_quick_deaths;
 	struct loop_timer sync_timer;
 	int sync_failures;
 
@@ -107,6 +108,7 @@ static struct {
 static void update(void);
 static void campaign_step(void);
 static void after_demotion_hooks(void);
+static void check_my_key(const struct etcd_kv *kv);
 static void sync_start(void);
 
 static uint64_t ttl_ms(void)
@@ -355,7 +357,9 @@ static int write_state(enum km_role role, const char *leader, int64_t term,
 static int publish(enum km_role role, const char *leader, int64_t term)
 {
 	bool role_changed = role != E.role;
-	bool changed = role_changed || term != E.term || strcmp(leader, E.leader) != 0;
+	/* E.leader holds at most STATE_MAX_VALUE - 1 bytes of a longer one. */
+	bool changed = role_changed || term != E.term ||
+	    strncmp(leader, E.leader, sizeof(E.leader) - 1) != 0;
 	enum km_role previous = E.role;
 	double since;
 	int r;
@@ -575,6 +579,10 @@ static void create_done(const struct etcd_result *res, void *ud)
 		E.campaign_failures = 0;
 		E.my_rev = rev;
 		log_info("campaigning as %s (create revision %" PRId64 ")", E.my_key, rev);
+		/* Events for the key were ignored while the txn was out; if the
+		 * view has passed its creation, it must show it still. */
+		if (E.view_rev >= rev)
+			check_my_key(view_find(E.my_key, E.my_key_len));
 		update();
 		return;
 	}
@@ -646,24 +654,48 @@ static void campaign_timer_fired(void *ud)
 
 static void watch_ended(int err, const char *why, void *ud);
 
-static void my_key_event(const struct etcd_event *ev)
+/* Our key as etcd has it now (NULL: gone): step down if it is not
+ * the one we made. */
+static void check_my_key(const struct etcd_kv *kv)
 {
-	if (E.my_rev == 0 || E.phase != PHASE_RUN || E.create_call ||
-	    ev->kv.key_len != E.my_key_len ||
-	    memcmp(ev->kv.key, E.my_key, E.my_key_len) != 0)
+	if (E.my_rev == 0 || E.phase != PHASE_RUN || E.create_call)
 		return;
-	if (ev->type == ETCD_EVENT_DELETE) {
+	if (kv == NULL) {
 		log_warnx("our key %s was deleted in etcd", E.my_key);
 		E.my_rev = 0;
 		campaign_step();
 		return;
 	}
-	if (ev->kv.create_revision != E.my_rev || ev->kv.lease != E.lease_id ||
-	    strcmp(ev->kv.value, E.cfg->node) != 0) {
+	if (kv->create_revision != E.my_rev || kv->lease != E.lease_id ||
+	    strcmp(kv->value, E.cfg->node) != 0) {
 		log_warnx("our key %s was changed in etcd; stepping down", E.my_key);
-		E.my_rev = ev->kv.create_revision;
+		E.my_rev = kv->create_revision;
 		elect_resign("our key was changed");
 	}
+}
+
+/* A watch that dies as soon as it starts must not spin us, even though
+ * each range before it succeeds. */
+static void resync_after_watch_loss(void)
+{
+	if (now_ms() - E.watch_started < 1000) {
+		loop_timer_arm_in(&E.sync_timer, backoff_ms(E.watch_quick_deaths++));
+		return;
+	}
+	E.watch_quick_deaths = 0;
+	sync_start();
+}
+
+static void my_key_event(const struct etcd_event *ev)
+{
+	if (E.my_key == NULL || ev->kv.key_len != E.my_key_len ||
+	    memcmp(ev->kv.key, E.my_key, E.my_key_len) != 0)
+		return;
+	/* An event of an earlier key by the same name (we re-create it after
+	 * a resign) says nothing about the current one. */
+	if (ev->kv.mod_revision != 0 && ev->kv.mod_revision < E.my_rev)
+		return;
+	check_my_key(ev->type == ETCD_EVENT_DELETE ? NULL : &ev->kv);
 }
 
 static void watch_message(const struct etcd_watch_msg *msg, void *ud)
@@ -674,7 +706,7 @@ static void watch_message(const struct etcd_watch_msg *msg, void *ud)
 		    msg->compact_revision);
 		etcd_watch_stop(E.watch);
 		E.watch = NULL;
-		sync_start();
+		resync_after_watch_loss();
 		return;
 	}
 	for (size_t i = 0; i < msg->n_events; i++) {
@@ -704,11 +736,7 @@ static void watch_ended(int err, const char *why, void *ud)
 {
 	E.watch = NULL;
 	log_warnx("election watch ended: %s", why);
-	/* A stream that dies as soon as it starts must not spin us. */
-	if (now_ms() - E.watch_started < 1000)
-		loop_timer_arm_in(&E.sync_timer, backoff_ms(E.sync_failures++));
-	else
-		sync_start();
+	resync_after_watch_loss();
 }
 
 static void range_done(const struct etcd_result *res, void *ud)
@@ -742,12 +770,9 @@ static void range_done(const struct etcd_result *res, void *ud)
 	E.view_valid = true;
 	E.sync_failures = 0;
 	E.last_contact = now_ms();
-	if (E.my_rev && rev >= E.my_rev && E.phase == PHASE_RUN && !E.create_call &&
-	    view_find(E.my_key, E.my_key_len) == NULL) {
-		log_warnx("our key %s is gone from etcd", E.my_key);
-		E.my_rev = 0;
-		campaign_step();
-	}
+	/* A lost watch may have missed what happened to our key. */
+	if (E.my_rev && rev >= E.my_rev)
+		check_my_key(view_find(E.my_key, E.my_key_len));
 	etcd_watch_stop(E.watch);
 	E.watch_generation = etcd_endpoint_generation();
 	E.watch_started = now_ms();
@@ -926,7 +951,7 @@ static void set_withdrawn(unsigned reason, bool on, const char *what)
 {
 	unsigned before = E.withdrawn;
 
-	if (!is_candidate() || E.cfg == NULL)
+	if (E.cfg == NULL || !is_candidate())
 		return;
 	E.withdrawn = on ? E.withdrawn | reason : E.withdrawn & ~reason;
 	if ((before != 0) == (E.withdrawn != 0))
@@ -1020,7 +1045,20 @@ int elect_start(const struct config *cfg)
 void elect_set_config(const struct config *cfg)
 {
 	bool moved = strcmp(E.cfg->state_file, cfg->state_file) != 0;
+	struct state old;
 
+	/* The old file must not go on claiming a role nobody renews. */
+	if (moved && state_read(E.cfg->state_file, &old) == 0 &&
+	    old.pid == getpid() && old.role != ROLE_NOT_MEMBER) {
+		old.role = ROLE_NOT_MEMBER;
+		old.leader[0] = '\0';
+		old.term = 0;
+		old.valid_until = 0;
+		old.since = now_unix();
+		if (state_write(E.cfg->state_file, &old) < 0)
+			log_warnx("could not retire the old state file %s",
+			    E.cfg->state_file);
+	}
 	E.cfg = cfg;
 	/* Publish at the new path at once, not at the next change. */
 	if (moved && write_state(E.role, E.leader, E.term, E.since) < 0 &&

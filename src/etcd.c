@@ -34,6 +34,13 @@ struct etcd_call {
 	struct etcd_call *next;
 };
 
+#define WATCH_MAX_QUEUED 4096
+
+struct queued_msg {
+	struct etcd_watch_msg msg;
+	struct queued_msg *next;
+};
+
 struct etcd_watch {
 	CURL *easy;
 	char *body_text;
@@ -43,7 +50,10 @@ struct etcd_watch {
 	struct ndjson framer;
 	char stream_error[256]; /* a final {"error":...} object */
 	int parse_error;
-	bool in_callback;
+	/* Messages parsed inside libcurl's write callback wait here, to be
+	 * handed over from the loop, where our callbacks may call libcurl. */
+	struct queued_msg *queue_head, *queue_tail;
+	size_t queued;
 	bool in_multi;
 	bool dead;
 	struct loop_timer created_timer;
@@ -126,8 +136,22 @@ static void call_free(struct etcd_call *call)
 	free(call);
 }
 
+static void watch_drop_queue(struct etcd_watch *w)
+{
+	while (w->queue_head) {
+		struct queued_msg *q = w->queue_head;
+
+		w->queue_head = q->next;
+		etcd_watch_msg_clear(&q->msg);
+		free(q);
+	}
+	w->queue_tail = NULL;
+	w->queued = 0;
+}
+
 static void watch_free(struct etcd_watch *w)
 {
+	watch_drop_queue(w);
 	loop_timer_disarm(&w->created_timer);
 	if (w->easy)
 		curl_easy_cleanup(w->easy);
@@ -378,6 +402,7 @@ static int watch_line(const char *line, size_t len, void *ud)
 {
 	struct etcd_watch *w = ud;
 	struct etcd_watch_msg msg;
+	struct queued_msg *q;
 	json_error_t jerr;
 	json_t *root;
 	int r;
@@ -411,12 +436,38 @@ static int watch_line(const char *line, size_t len, void *ud)
 		w->created = true;
 		loop_timer_disarm(&w->created_timer);
 	}
-	w->in_callback = true;
-	if (w->on_msg)
-		w->on_msg(&msg, w->ud);
-	w->in_callback = false;
-	etcd_watch_msg_clear(&msg);
-	return w->dead ? -ECANCELED : 0;
+	if (w->queued >= WATCH_MAX_QUEUED) {
+		etcd_watch_msg_clear(&msg);
+		snprintf(w->stream_error, sizeof(w->stream_error),
+		    "more than %d watch messages at once", WATCH_MAX_QUEUED);
+		return -ENOBUFS;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->msg = msg;
+	if (w->queue_tail)
+		w->queue_tail->next = q;
+	else
+		w->queue_head = q;
+	w->queue_tail = q;
+	w->queued++;
+	return 0;
+}
+
+/* Hand queued messages over, in order, until the consumer stops us. */
+static void watch_deliver(struct etcd_watch *w)
+{
+	while (w->queue_head && !w->dead) {
+		struct queued_msg *q = w->queue_head;
+
+		w->queue_head = q->next;
+		if (w->queue_head == NULL)
+			w->queue_tail = NULL;
+		w->queued--;
+		if (w->on_msg)
+			w->on_msg(&q->msg, w->ud);
+		etcd_watch_msg_clear(&q->msg);
+		free(q);
+	}
 }
 
 static size_t watch_write(char *data, size_t size, size_t nmemb, void *ud)
@@ -495,10 +546,7 @@ void etcd_watch_stop(struct etcd_watch *w)
 	w->on_end = NULL;
 	w->dead = true;
 	loop_timer_disarm(&w->created_timer);
-	/* Inside the write callback the handle cannot be removed; returning
-	 * 0 from it ends the transfer and the sweep frees it. */
-	if (!w->in_callback)
-		watch_detach(w);
+	watch_detach(w);
 }
 
 static void watch_finish(struct etcd_watch *w, CURLcode rc)
@@ -512,6 +560,8 @@ static void watch_finish(struct etcd_watch *w, CURLcode rc)
 		return;
 	if (rc == CURLE_OK && status >= 200 && status <= 299)
 		(void)ndjson_finish(&w->framer, watch_line, w);
+	/* What arrived before the end is news, and comes first. */
+	watch_deliver(w);
 	if (w->dead)
 		return;
 	if (w->stream_error[0])
@@ -577,5 +627,7 @@ static void after_poll(void)
 		if (w)
 			watch_finish(w, msg->data.result);
 	}
+	for (struct etcd_watch *w = C.watches; w; w = w->next)
+		watch_deliver(w);
 	sweep();
 }

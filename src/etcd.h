@@ -46,7 +46,7 @@ void etcd_call_cancel(struct etcd_call *call);
 struct etcd_watch *etcd_watch_start(const char *prefix, size_t len,
     int64_t start_revision, etcd_watch_msg_cb on_msg, etcd_watch_end_cb on_end,
     void *ud);
-/* Neither callback runs afterwards; safe from inside on_msg. */
+/* Neither callback runs afterwards; safe from inside either callback. */
 void etcd_watch_stop(struct etcd_watch *w);
 
 /* Counts endpoint switches, so a watch can follow the unary calls. */

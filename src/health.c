@@ -31,6 +31,8 @@
 
 static struct {
 	const struct config *cfg;
+	bool enabled;
+	bool discard;           /* the running check was stopped: no verdict */
 	health_changed_cb cb;
 	void *ud;
 	bool healthy;
@@ -175,6 +177,10 @@ static void check_exit(void)
 	loop_timer_disarm(&H.timeout_timer);
 	loop_timer_disarm(&H.poll_timer);
 	H.pid = 0;
+	if (H.discard) {
+		H.discard = false;
+		return;
+	}
 	record(r == 1 && !H.timed_out && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0, status);
 }
@@ -216,6 +222,7 @@ static void run_check(void *ud)
 		return;
 	}
 	H.pid = pid;
+	H.discard = false;
 	H.out = pipefd[0];
 	H.output_len = 0;
 	H.timed_out = false;
@@ -260,7 +267,7 @@ void health_stop(void)
 	loop_timer_disarm(&H.interval_timer);
 	if (H.pid != 0) {
 		kill(-H.pid, SIGKILL);
-		H.timed_out = true;
+		H.discard = true;
 	}
 }
 
@@ -271,10 +278,12 @@ bool health_busy(void)
 
 void health_configure(const struct config *cfg)
 {
-	bool was_enabled = H.cfg && H.cfg->health_enabled;
+	/* Not H.cfg->health_enabled: the old configuration may be gone. */
+	bool was_enabled = H.enabled;
 
 	free_env();
 	H.cfg = cfg;
+	H.enabled = cfg->health_enabled;
 	if (!cfg->health_enabled) {
 		health_stop();
 		H.known = false;

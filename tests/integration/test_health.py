@@ -4,6 +4,7 @@ successes bring it back, and a node is not a candidate before its first
 check has passed."""
 
 import os
+import signal
 
 
 
@@ -121,3 +122,26 @@ def test_check_gets_no_daemon_environment_and_no_descriptors(km, etcd):
     assert sorted(os.listdir(f"/proc/{pid}/fd")) == ["0", "1", "2"]
     assert os.readlink(f"/proc/{pid}/fd/0") == "/dev/null"
     assert os.getpgid(pid) == pid, "a check runs in its own process group"
+
+
+def test_removing_the_check_during_a_run_leaves_the_node_campaigning(km, etcd):
+    """A check killed because a reload removed it gives no verdict."""
+    script = km.tmp / "slow"
+    started = km.tmp / "slow.started"
+    script.write_text(f"#!/bin/sh\ntouch {started}\nexec sleep 1.5\n")
+    os.chmod(script, 0o755)
+    a = km.node("a", etcd, extra=health_conf(None, command=f'["{script}"]',
+                                             interval=2.0, timeout=2.0))
+    a.start()
+    km.wait_for(lambda: "health check now passing" in a.log(), 10,
+                "the first slow check to pass")
+    km.wait_for(lambda: role(a) == "leader", 10, "a leads")
+    started.unlink()
+    km.wait_for(lambda: started.exists(), 5, "the next check to be running")
+    a.extra = ""
+    a.write_config()
+    a.send(signal.SIGHUP)
+    km.wait_for(lambda: "configuration reloaded" in a.log(), 5, "the reload")
+    km.hold(2.5, lambda: role(a) == "leader",
+            "a keeps leading after its health check was removed mid-run")
+    assert "health check now failing" not in a.log()

@@ -2,10 +2,11 @@
 
 import re
 import signal
+import time
 
 import pytest
 
-from kmtest import PREFIX, SERVICE, state_problems
+from kmtest import PREFIX, SERVICE, TTL, state_problems
 
 ELECTION = f"{PREFIX}{SERVICE}"     # etcdctl adds the "/" itself
 
@@ -94,3 +95,22 @@ def test_foreign_leader_value_is_percent_encoded(km, etcd, proposal, encoded):
     s = node.state()
     assert _norm_pct(s["LEADER"]) == encoded, f"LEADER={s['LEADER']!r}, want {encoded!r}"
     assert s["ROLE"] == "follower"
+
+
+def test_long_foreign_leader_value_is_published_once(km, etcd):
+    """A leader value longer than the state file keeps (1023 bytes) must
+    not look like a new leader on every update."""
+    proposal = "x" * 2000
+    km.elect("kingsmoot/svc", proposal, etcd.url)
+    km.wait_for(lambda: [k for k in km.keys() if k.value == proposal], 10,
+                "etcdctl elect to campaign")
+    a = km.node("node-a", etcd).start()
+    km.wait_for(lambda: a.state().get("ROLE") == "follower", 10, "node-a follows")
+    # Three TTLs of keepalives, each of which re-evaluates the role.
+    t0 = time.monotonic()
+    km.wait_for(lambda: time.monotonic() - t0 > 3 * TTL and a.running(), 3 * TTL + 2,
+                "three TTLs to pass")
+    leader = a.state()["LEADER"]
+    assert leader == "x" * 1023, len(leader)
+    assert a.log().count("leader of svc is now") <= 1, \
+        "the truncated leader value was taken for a change on every update"
