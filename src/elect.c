@@ -393,7 +393,9 @@ static int publish(enum km_role role, const char *leader, int64_t term)
 		    r < 0 ? " [state file not written]" : "");
 		hooks_transition(&env);
 	} else {
-		log_info("leader of %s is now '%s' (term %" PRId64 ")",
+		/* News to a follower or observer; a not_member acts on nothing. */
+		(role == ROLE_NOT_MEMBER ? log_debug : log_info)(
+		    "leader of %s is now '%s' (term %" PRId64 ")",
 		    E.cfg->service, E.leader, E.term);
 	}
 	announce();
