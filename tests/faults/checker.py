@@ -617,8 +617,42 @@ def check_i5(histories, out):
                     f"{st.get('SINCE')} VALID_UNTIL={st.get('VALID_UNTIL')}"))
 
 
+def recover_final_writes(histories, ttl, margin):
+    """kill -9 can land between the rename of the state file and the log
+    line that follows it. For a process that was killed, the last state
+    its file showed with no matching log line becomes a publication of
+    its own, so I1 counts the VALID_UNTIL it carries; anything earlier
+    without a log line stays a violation of I5."""
+    for h in histories:
+        for inc in h.incarnations:
+            if inc.ended is None:
+                continue
+            mine = [ob for ob in sorted(h.observations, key=lambda o: o.t0)
+                    if ob.state.get("PID") == str(inc.pid)]
+            if not mine or any(_matches(p, mine[-1].state) for p in inc.pubs):
+                continue
+            st = mine[-1].state
+            last = inc.pubs[-1] if inc.pubs else None
+            if last is not None and last.t_hi is not None and mine[-1].t0 < last.t_hi:
+                continue
+            try:
+                vu = float(st["VALID_UNTIL"])
+                fields = {"role": st["ROLE"], "term": int(st["TERM"]),
+                          "leader": st["LEADER"], "since": st["SINCE"],
+                          "valid_until": st["VALID_UNTIL"],
+                          # Implied by the daemon's rule VALID_UNTIL =
+                          # renewed_at + TTL - margin; the line is lost.
+                          "renewed_at": f"{vu - (ttl - margin):.3f}" if vu else "0"}
+            except (KeyError, ValueError):
+                continue
+            inc.pubs.append(make_pub(
+                h.name, inc.pid, len(inc.pubs), fields,
+                line=f"(final write of killed pid {inc.pid}, log line lost)"))
+
+
 def check(histories, ttl, margin, heals=(), quiets=()):
     """Run every invariant over the histories; returns a Report."""
+    recover_final_writes(histories, ttl, margin)
     rep = Report()
     lds = leaderships(histories, rep.violations)
     rep.leaderships = lds

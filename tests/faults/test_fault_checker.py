@@ -343,3 +343,22 @@ def test_i5_role_change_without_publication_is_found():
     rep = run(a)
     assert any("without publishing" in v.msg and "still shows leader" in v.msg
                for v in rep.of("I5")), rep.text()
+
+
+def test_killed_process_final_unlogged_write_counts_for_i1():
+    """kill -9 between the rename and its log line: the file shows a
+    renewal that was never logged. It is no I5 violation for a killed
+    process, and its VALID_UNTIL counts for overlaps."""
+    a = H("a").lead(5, 100.0).renew(101.0)           # logged: valid until 103
+    a.inc.ended = 102.1
+    a.obs(102.05, ROLE="leader", TERM="5", LEADER="a", SINCE="100.000",
+          VALID_UNTIL="104.000")                      # renewal sent at 102
+    b = H("b").lead(7, 103.5)                         # after 103, before 104
+    rep = run(a, b)
+    assert not rep.of("I5"), rep.text()
+    assert rep.overlaps == 1, rep.text()
+    # The same unlogged state from a process that lives on is a violation.
+    a = H("a").lead(5, 100.0).renew(101.0)
+    a.obs(102.05, ROLE="leader", TERM="5", LEADER="a", SINCE="100.000",
+          VALID_UNTIL="104.000")
+    assert run(a).of("I5"), "an unlogged write of a live process must be found"
