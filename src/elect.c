@@ -64,7 +64,6 @@ static struct {
 	/* The candidacy. */
 	int64_t lease_id;
 	uint64_t deadline;      /* CLOCK_BOOTTIME ms; 0 without a lease */
-	uint64_t last_contact;
 	char *my_key;
 	size_t my_key_len;
 	int64_t my_rev;         /* create revision of our key; 0 without one */
@@ -522,7 +521,6 @@ static void keepalive_done(const struct etcd_result *res, void *ud)
 
 	E.keepalive_call = NULL;
 	if (res->err == 0 && etcd_parse_keepalive(res->body, &ttl) == 0) {
-		E.last_contact = now_ms();
 		if (ttl <= 0) {
 			drop_lease("etcd says the lease is gone", false);
 			return;
@@ -572,7 +570,6 @@ static void create_done(const struct etcd_result *res, void *ud)
 
 	E.create_call = NULL;
 	if (res->err == 0 && etcd_parse_create(res->body, &created, &rev, &lease) == 0) {
-		E.last_contact = now_ms();
 		if (!created && lease != E.lease_id) {
 			/* Someone else wrote a key with our lease's name. */
 			drop_lease("our key name is taken by another lease", true);
@@ -605,7 +602,6 @@ static void grant_done(const struct etcd_result *res, void *ud)
 		campaign_failed("lease grant", res);
 		return;
 	}
-	E.last_contact = now_ms();
 	if (E.phase >= PHASE_STOP_HOOKS || E.withdrawn) {
 		/* Stopping or withdrawn: the lease is not wanted any more. */
 		(void)etcd_call("/v3/lease/revoke", etcd_req_lease_id(id), NULL, NULL);
@@ -730,7 +726,6 @@ static void watch_message(const struct etcd_watch_msg *msg, void *ud)
 	}
 	if (msg->revision > E.view_rev)
 		E.view_rev = msg->revision;
-	E.last_contact = now_ms();
 	update();
 }
 
@@ -771,7 +766,6 @@ static void range_done(const struct etcd_result *res, void *ud)
 	E.view_rev = rev;
 	E.view_valid = true;
 	E.sync_failures = 0;
-	E.last_contact = now_ms();
 	/* A lost watch may have missed what happened to our key. */
 	if (E.my_rev && rev >= E.my_rev)
 		check_my_key(view_find(E.my_key, E.my_key_len));
