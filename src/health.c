@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "log.h"
@@ -26,7 +25,6 @@
 #include "proc.h"
 #include "util.h"
 
-#define HEALTH_POLL_MS 20
 #define HEALTH_OUTPUT_MAX 256
 
 static struct {
@@ -39,16 +37,15 @@ static struct {
 	bool known;             /* a check has finished */
 	int ok_streak, fail_streak;
 	pid_t pid;
-	int pidfd;
+	struct proc_exit_watch exit_watch;
 	int out;
 	bool timed_out;
 	char output[HEALTH_OUTPUT_MAX];
 	size_t output_len;
-	struct loop_timer interval_timer, timeout_timer, poll_timer;
+	struct loop_timer interval_timer, timeout_timer;
 	char *envp[4];
-} H = { .pidfd = -1, .out = -1 };
+} H = { .out = -1 };
 
-static void check_exit(void);
 
 static void read_output(int fd, short revents, void *ud)
 {
@@ -68,16 +65,6 @@ static void read_output(int fd, short revents, void *ud)
 		close(H.out);
 		H.out = -1;
 	}
-}
-
-static void on_pidfd(int fd, short revents, void *ud)
-{
-	check_exit();
-}
-
-static void on_poll(void *ud)
-{
-	check_exit();
 }
 
 static void on_timeout(void *ud)
@@ -149,18 +136,9 @@ static void record(bool ok, int status)
 		set_health(false, why);
 }
 
-static void check_exit(void)
+/* The check was reaped (r = 1) or cannot be waited for. */
+static void check_exited(int r, int status, void *ud)
 {
-	int status = 0, r;
-
-	if (H.pid == 0)
-		return;
-	r = proc_reap(H.pid, &status);
-	if (r == 0) {
-		if (H.pidfd < 0)
-			loop_timer_arm_in(&H.poll_timer, HEALTH_POLL_MS);
-		return;
-	}
 	if (H.out >= 0) {
 		read_output(H.out, POLLIN, NULL);
 		if (H.out >= 0) {
@@ -169,13 +147,7 @@ static void check_exit(void)
 			H.out = -1;
 		}
 	}
-	if (H.pidfd >= 0) {
-		loop_del_fd(H.pidfd);
-		close(H.pidfd);
-		H.pidfd = -1;
-	}
 	loop_timer_disarm(&H.timeout_timer);
-	loop_timer_disarm(&H.poll_timer);
 	H.pid = 0;
 	if (H.discard) {
 		H.discard = false;
@@ -226,13 +198,7 @@ static void run_check(void *ud)
 	H.out = pipefd[0];
 	H.output_len = 0;
 	H.timed_out = false;
-	H.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (H.pidfd >= 0 && loop_add_fd(H.pidfd, POLLIN, on_pidfd, NULL) < 0) {
-		close(H.pidfd);
-		H.pidfd = -1;
-	}
-	if (H.pidfd < 0)
-		loop_timer_arm_in(&H.poll_timer, HEALTH_POLL_MS);
+	proc_watch_start(&H.exit_watch, pid);
 	loop_timer_arm_in(&H.timeout_timer, sec_to_ms(H.cfg->health_timeout));
 }
 
@@ -259,7 +225,7 @@ void health_init(health_changed_cb cb, void *ud)
 	H.ud = ud;
 	loop_timer_init(&H.interval_timer, run_check, NULL);
 	loop_timer_init(&H.timeout_timer, on_timeout, NULL);
-	loop_timer_init(&H.poll_timer, on_poll, NULL);
+	proc_watch_init(&H.exit_watch, check_exited, NULL);
 }
 
 void health_stop(void)

@@ -47,7 +47,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -60,8 +59,6 @@
 #define HOOK_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define HOOK_DEFAULT_TIMEOUT 10.0
 #define HOOK_MAX_TIMEOUT 86400.0
-/* How often to look for an exited child when no pidfd could be had. */
-#define HOOK_POLL_MS 20
 /* Bytes read per wake-up, so one chatty hook cannot starve keepalives. */
 #define HOOK_READ_CHUNK 65536
 #define HOOK_READS_PER_WAKEUP 4
@@ -86,7 +83,7 @@ struct hook_stream {
 /* The one hook process that may exist at any time. */
 struct hook_run {
 	pid_t pid;              /* 0 when nothing runs */
-	int pidfd;              /* -1 when polling with poll_timer */
+	struct proc_exit_watch exit_watch;
 	enum run_state state;
 	bool timed_out;
 	uint64_t started_ms;
@@ -94,7 +91,6 @@ struct hook_run {
 	char name[NAME_MAX + 1];
 	struct hook_stream out, err;
 	struct loop_timer kill_timer;   /* timeout, then SIGTERM -> SIGKILL */
-	struct loop_timer poll_timer;
 	/* Output rate limit. */
 	uint64_t now_ms;
 	uint64_t window_ms;
@@ -119,7 +115,6 @@ static hook_batch_done_cb done_cb;
 static void *done_ud;
 static char *cfg_dir;
 static uint64_t cfg_timeout_ms = 10000;
-static bool have_pidfd = true;
 
 /* current: the batch whose hook runs or is about to; pending: the latest
  * transition, waiting for the running process to go away. A superseded
@@ -128,7 +123,7 @@ static bool have_pidfd = true;
 static struct batch *current;
 static struct batch *pending;
 static struct loop_timer kick_timer;
-static struct hook_run run = { .pidfd = -1, .out = { .fd = -1 },
+static struct hook_run run = { .out = { .fd = -1 },
     .err = { .fd = -1, .is_err = true } };
 
 static void step(void *ud);
@@ -554,19 +549,9 @@ static void report_exit(int status, bool status_known)
 		current->ok = false;
 }
 
-/* The pidfd became readable, or the poll timer fired. */
-static void check_exit(void)
+/* The hook process was reaped (r = 1) or cannot be waited for. */
+static void hook_exited(int r, int status, void *ud)
 {
-	int status = 0, r;
-
-	if (run.pid == 0)
-		return;
-	r = proc_reap(run.pid, &status);
-	if (r == 0) {
-		if (run.pidfd < 0)
-			loop_timer_arm_in(&run.poll_timer, HOOK_POLL_MS);
-		return;
-	}
 	if (r < 0 && r != -ECHILD)
 		log_warnx("hook %s: waitpid: %s", run.name, strerror(-r));
 
@@ -578,30 +563,10 @@ static void check_exit(void)
 		stream_read(&run.err, HOOK_DRAIN_MAX);
 	stream_close(&run.out);
 	stream_close(&run.err);
-	if (run.pidfd >= 0) {
-		loop_del_fd(run.pidfd);
-		close(run.pidfd);
-		run.pidfd = -1;
-	}
 	loop_timer_disarm(&run.kill_timer);
-	loop_timer_disarm(&run.poll_timer);
 	report_exit(status, r == 1);
 	run.pid = 0;
 	loop_timer_arm_in(&kick_timer, 0);
-}
-
-static void on_pidfd(int fd, short revents, void *ud)
-{
-	(void)revents;
-	(void)ud;
-	if (fd == run.pidfd)
-		check_exit();
-}
-
-static void on_poll_timer(void *ud)
-{
-	(void)ud;
-	check_exit();
 }
 
 static void close_pair(int p[2])
@@ -708,23 +673,7 @@ static int hook_start(const struct batch *b, const char *name)
 	run.suppressed = 0;
 	snprintf(run.name, sizeof(run.name), "%s", name);
 
-	run.pidfd = -1;
-	if (have_pidfd) {
-		run.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (run.pidfd < 0) {
-			if (errno == ENOSYS || errno == EPERM)
-				have_pidfd = false;
-			log_warn("hook %s: pidfd_open; polling for its exit",
-			    name);
-		} else if (loop_add_fd(run.pidfd, POLLIN, on_pidfd, NULL) < 0) {
-			log_warnx("hook %s: too many descriptors; polling for "
-			    "its exit", name);
-			close(run.pidfd);
-			run.pidfd = -1;
-		}
-	}
-	if (run.pidfd < 0)
-		loop_timer_arm_in(&run.poll_timer, HOOK_POLL_MS);
+	proc_watch_start(&run.exit_watch, pid);
 	loop_timer_arm_in(&run.kill_timer, run.timeout_ms);
 	log_debug("hook %s started as pid %ld", name, (long)pid);
 	return 0;
@@ -789,7 +738,7 @@ int hooks_init(hook_batch_done_cb done, void *ud)
 	done_ud = ud;
 	loop_timer_init(&kick_timer, step, NULL);
 	loop_timer_init(&run.kill_timer, on_kill_timer, NULL);
-	loop_timer_init(&run.poll_timer, on_poll_timer, NULL);
+	proc_watch_init(&run.exit_watch, hook_exited, NULL);
 	return 0;
 }
 

@@ -7,9 +7,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -107,4 +109,74 @@ int proc_reap(pid_t pid, int *status)
 	if (r < 0)
 		return -errno;
 	return r == pid ? 1 : 0;
+}
+
+static bool have_pidfd = true;
+
+void proc_watch_init(struct proc_exit_watch *w,
+    void (*exited)(int r, int status, void *ud), void *ud)
+{
+	memset(w, 0, sizeof(*w));
+	w->pidfd = -1;
+	w->exited = exited;
+	w->ud = ud;
+}
+
+void proc_watch_stop(struct proc_exit_watch *w)
+{
+	if (w->pidfd >= 0) {
+		loop_del_fd(w->pidfd);
+		close(w->pidfd);
+		w->pidfd = -1;
+	}
+	loop_timer_disarm(&w->poll_timer);
+	w->pid = 0;
+}
+
+static void watch_check(struct proc_exit_watch *w)
+{
+	int status = 0, r;
+
+	if (w->pid == 0)
+		return;
+	r = proc_reap(w->pid, &status);
+	if (r == 0) {
+		if (w->pidfd < 0)
+			loop_timer_arm_in(&w->poll_timer, PROC_POLL_MS);
+		return;
+	}
+	proc_watch_stop(w);
+	w->exited(r, status, w->ud);
+}
+
+static void on_pidfd(int fd, short revents, void *ud)
+{
+	watch_check(ud);
+}
+
+static void on_poll(void *ud)
+{
+	watch_check(ud);
+}
+
+void proc_watch_start(struct proc_exit_watch *w, pid_t pid)
+{
+	loop_timer_init(&w->poll_timer, on_poll, w);
+	w->pid = pid;
+	w->pidfd = -1;
+	if (have_pidfd) {
+		w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (w->pidfd < 0) {
+			if (errno == ENOSYS || errno == EPERM)
+				have_pidfd = false;
+			log_warn("pidfd_open(%ld); polling for its exit", (long)pid);
+		} else if (loop_add_fd(w->pidfd, POLLIN, on_pidfd, w) < 0) {
+			log_warnx("pid %ld: too many descriptors; polling for its exit",
+			    (long)pid);
+			close(w->pidfd);
+			w->pidfd = -1;
+		}
+	}
+	if (w->pidfd < 0)
+		loop_timer_arm_in(&w->poll_timer, PROC_POLL_MS);
 }

@@ -8,6 +8,8 @@
 
 #include <sys/types.h>
 
+#include "loop.h"
+
 /* Return the child's pid (also its process group id) or -errno. */
 pid_t proc_spawn(const char *path, char *const argv[], char *const envp[],
     int in, int out, int err);
@@ -18,5 +20,27 @@ pid_t proc_spawn(const char *path, char *const argv[], char *const envp[],
  * when it cannot be waited for.
  */
 int proc_reap(pid_t pid, int *status);
+
+/*
+ * Learning that a child has exited, inside the event loop: from its pidfd,
+ * or by looking every PROC_POLL_MS where no pidfd can be had. exited()
+ * runs once, after the child is reaped (r = 1, status set) or when it
+ * cannot be waited for (r = -errno).
+ */
+#define PROC_POLL_MS 20
+
+struct proc_exit_watch {
+	pid_t pid;              /* 0 when idle */
+	int pidfd;              /* -1 when polling */
+	struct loop_timer poll_timer;
+	void (*exited)(int r, int status, void *ud);
+	void *ud;
+};
+
+void proc_watch_init(struct proc_exit_watch *w,
+    void (*exited)(int r, int status, void *ud), void *ud);
+void proc_watch_start(struct proc_exit_watch *w, pid_t pid);
+/* Forget the child without reaping it (used at teardown only). */
+void proc_watch_stop(struct proc_exit_watch *w);
 
 #endif
