@@ -20,6 +20,7 @@
 
 #include "etcd.h"
 #include "hook.h"
+#include "liveness.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
@@ -796,13 +797,14 @@ static void sync_timer_fired(void *ud)
 
 /* ---- stepping down ------------------------------------------------------ */
 
-static void resign_delete_done(const struct etcd_result *res, void *ud)
+/*
+ * The last step of a resign, whether or not there was a key to delete:
+ * back to campaigning (or to holding nothing, when withdrawn).
+ */
+static void resign_finished(bool key_deleted)
 {
-	E.delete_call = NULL;
-	if (E.phase != PHASE_RESIGN_DELETE)
-		return;
 	E.phase = PHASE_RUN;
-	if (res->err != 0) {
+	if (!key_deleted) {
 		/* The key may still stand first in line; only a new lease (a new
 		 * key name) is sure to queue behind it. */
 		drop_lease("could not delete our key while resigning", true);
@@ -822,6 +824,13 @@ static void resign_delete_done(const struct etcd_result *res, void *ud)
 	}
 	update();
 	campaign_step();
+}
+
+static void resign_delete_done(const struct etcd_result *res, void *ud)
+{
+	E.delete_call = NULL;
+	if (E.phase == PHASE_RESIGN_DELETE)
+		resign_finished(res->err == 0);
 }
 
 static void stop_revoke_done(const struct etcd_result *res, void *ud)
@@ -864,7 +873,8 @@ static void after_demotion_hooks(void)
 	loop_timer_disarm(&E.file_expiry_timer);
 	if (E.phase == PHASE_RESIGN_HOOKS) {
 		if (E.my_rev == 0) {
-			resign_delete_done(&(struct etcd_result){ .err = 0 }, NULL);
+			/* No key to delete: lost with the lease, or never made. */
+			resign_finished(true);
 			return;
 		}
 		E.phase = PHASE_RESIGN_DELETE;
@@ -873,7 +883,7 @@ static void after_demotion_hooks(void)
 		    etcd_req_delete_if_created(E.my_key, E.my_key_len, E.my_rev),
 		    resign_delete_done, NULL);
 		if (E.delete_call == NULL)
-			resign_delete_done(&(struct etcd_result){ .err = -EIO }, NULL);
+			resign_finished(false);
 	} else if (E.phase == PHASE_STOP_HOOKS) {
 		E.phase = PHASE_STOP_REVOKE;
 		cancel_call(&E.grant_call);
@@ -988,6 +998,44 @@ void elect_stop(void (*done)(void *ud), void *ud)
 	demote_then(PHASE_STOP_HOOKS);
 }
 
+/* ---- the liveness self-check --------------------------------------------- */
+
+/*
+ * Runs each time the loop is about to wait. A candidate out of the
+ * election with nothing under way would stay out for good; that is a bug
+ * of ours, so say so loudly and start the candidacy afresh.
+ */
+static void check_liveness(void)
+{
+	struct candidacy_activity a = {
+		.candidate = E.cfg != NULL && is_candidate(),
+		.withdrawn = E.withdrawn != 0,
+		.stopping = E.phase >= PHASE_STOP_HOOKS,
+		.member = E.role == ROLE_LEADER || E.role == ROLE_FOLLOWER,
+		.stepping_down = E.phase == PHASE_RESIGN_HOOKS ||
+		    E.phase == PHASE_RESIGN_DELETE,
+		.holds_lease = E.lease_id != 0,
+		.holds_key = E.my_rev != 0,
+		.request_in_flight = E.grant_call || E.create_call || E.delete_call,
+		.retry_armed = E.campaign_timer.armed,
+		.demotion_pending = hooks_busy() || E.waiting_for_file,
+	};
+
+	if (!candidacy_stalled(&a))
+		return;
+	log_err("candidacy stalled out of the election (phase %d, lease %s, "
+	    "key %s, nothing in flight or scheduled): campaigning afresh",
+	    (int)E.phase, a.holds_lease ? "held" : "none",
+	    a.holds_key ? "held" : "none");
+	loop_timer_disarm(&E.hooks_wait_timer);
+	loop_timer_disarm(&E.file_expiry_timer);
+	E.phase = PHASE_RUN;
+	if (E.lease_id)
+		drop_lease("restarting a stalled candidacy", true);
+	update();
+	campaign_step();
+}
+
 /* ---- session ------------------------------------------------------------ */
 
 /* The daemon writes not_member before starting us; if that failed, the
@@ -1035,6 +1083,7 @@ int elect_start(const struct config *cfg)
 	announce();
 	sync_start();
 	campaign_step();
+	loop_set_before_sleep(check_liveness);
 	return 0;
 }
 
@@ -1066,6 +1115,7 @@ void elect_set_config(const struct config *cfg)
 
 void elect_free(void)
 {
+	loop_set_before_sleep(NULL);
 	loop_timer_disarm(&E.sync_timer);
 	loop_timer_disarm(&E.keepalive_timer);
 	loop_timer_disarm(&E.deadline_timer);

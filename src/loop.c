@@ -23,11 +23,17 @@ static size_t nfds;
 static struct loop_timer *timers;
 static CURLM *curl_multi;
 static void (*curl_after_poll)(void);
+static void (*before_sleep_cb)(void);
 
 void loop_set_curl(CURLM *multi, void (*after_poll)(void))
 {
 	curl_multi = multi;
 	curl_after_poll = after_poll;
+}
+
+void loop_set_before_sleep(void (*before_sleep)(void))
+{
+	before_sleep_cb = before_sleep;
 }
 
 int loop_add_fd(int fd, short events, loop_fd_cb cb, void *ud)
@@ -108,10 +114,16 @@ int loop_run_once(uint64_t max_wait_ms)
 {
 	struct curl_waitfd waitfds[LOOP_MAX_FDS];
 	struct loop_fd ready[LOOP_MAX_FDS];
-	uint64_t now = now_ms(), wait = max_wait_ms;
-	size_t n = nfds, nready = 0;
+	uint64_t now, wait = max_wait_ms;
+	size_t n, nready = 0;
 	int numfds = 0;
 	CURLMcode mc;
+
+	/* It may arm timers or add descriptors: before they are collected. */
+	if (before_sleep_cb)
+		before_sleep_cb();
+	now = now_ms();
+	n = nfds;
 
 	for (struct loop_timer *t = timers; t; t = t->next) {
 		uint64_t left = t->due_ms > now ? t->due_ms - now : 0;

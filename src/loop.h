@@ -26,6 +26,10 @@ struct loop_timer {
 /* The multi handle to poll, and what to run after every wake-up. */
 void loop_set_curl(CURLM *multi, void (*after_poll)(void));
 
+/* What to run each time the loop is about to wait: a check over the
+ * whole daemon once every callback has run to completion. */
+void loop_set_before_sleep(void (*before_sleep)(void));
+
 /* events: POLLIN/POLLOUT. At most LOOP_MAX_FDS descriptors. */
 #define LOOP_MAX_FDS 64
 int loop_add_fd(int fd, short events, loop_fd_cb cb, void *ud);
