@@ -8,7 +8,6 @@
 #include <stdbool.h>
 
 #include "config.h"
-#include "etcdproto.h"
 #include "state.h"
 
 /* cfg must outlive the session (see elect_set_config). */
@@ -33,12 +32,6 @@ void elect_free(void);
 
 /* The hooks module finished the batch for role. */
 void elect_hooks_done(enum km_role role, bool ok);
-
-/* The rule itself, without I/O: the lowest create revision leads, and
- * our key counts only once the view has caught up with it. */
-const struct etcd_kv *election_leader(const struct etcd_kv *keys, size_t n);
-enum km_role election_role(const struct etcd_kv *keys, size_t n, int64_t view_rev,
-    const char *my_key, size_t my_key_len, int64_t my_rev);
 
 bool elect_healthy(void);
 enum km_role elect_role(void);

@@ -24,7 +24,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
-#include "elect.h"
+#include "decide.h"
 #include "etcdproto.h"
 #include "log.h"
 #include "state.h"

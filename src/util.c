@@ -173,3 +173,14 @@ void close_from(int lowfd)
 	for (int fd = lowfd; fd < 65536; fd++)
 		close(fd);
 }
+
+uint64_t backoff_ms(int failures)
+{
+	uint64_t d = BACKOFF_MIN_MS;
+
+	for (int i = 0; i < failures && d < BACKOFF_MAX_MS; i++)
+		d *= 2;
+	if (d > BACKOFF_MAX_MS)
+		d = BACKOFF_MAX_MS;
+	return d * 3 / 4 + (uint64_t)random() % (d / 2 + 1);
+}

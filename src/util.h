@@ -34,6 +34,12 @@ void *xcalloc(size_t n, size_t size);
 /* Seconds (double) to milliseconds, rounded. */
 uint64_t sec_to_ms(double seconds);
 
+/* Retry delay after this many failures in a row: 100 ms doubling up to
+ * 5 s, with +-25% jitter so that restarted fleets do not retry in step. */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+uint64_t backoff_ms(int failures);
+
 /* Close every descriptor >= lowfd. */
 void close_from(int lowfd);
 

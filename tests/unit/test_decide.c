@@ -1,6 +1,6 @@
 /*
- * test_elect.c - unit tests for the election rule without I/O:
- * election_leader() and election_role() (elect.c).
+ * test_decide.c - unit tests for the election rule without I/O:
+ * election_leader() and election_role() (decide.c).
  *
  * The views are built by hand on the stack; nothing is freed.
  */
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "elect.h"
+#include "decide.h"
 #include "util.h"
 
 #define K(name, rev) { .key = (char *)(name), .key_len = sizeof(name) - 1, \

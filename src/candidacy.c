@@ -1,0 +1,157 @@
+/*
+ * candidacy.c - our candidate key (see candidacy.h).
+ */
+#include "candidacy.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+void candidacy_init(struct candidacy *c, const char *node,
+    const struct candidacy_events *events, void *ud)
+{
+	memset(c, 0, sizeof(*c));
+	c->node = node;
+	c->events = events;
+	c->ud = ud;
+}
+
+static void cancel_call(struct etcd_call **call)
+{
+	etcd_call_cancel(*call);
+	*call = NULL;
+}
+
+void candidacy_clear(struct candidacy *c)
+{
+	cancel_call(&c->create_call);
+	free(c->key);
+	c->key = NULL;
+	c->key_len = 0;
+	c->lease_id = 0;
+	c->create_revision = 0;
+}
+
+void candidacy_set_lease(struct candidacy *c, const char *prefix,
+    size_t prefix_len, int64_t lease_id)
+{
+	char name[32];
+	size_t name_len;
+
+	candidacy_clear(c);
+	name_len = (size_t)snprintf(name, sizeof(name), "%" PRIx64, (uint64_t)lease_id);
+	c->key_len = prefix_len + name_len;
+	c->key = xcalloc(c->key_len + 1, 1);
+	memcpy(c->key, prefix, prefix_len);
+	memcpy(c->key + prefix_len, name, name_len);
+	c->lease_id = lease_id;
+}
+
+static void create_done(const struct etcd_result *res, void *ud)
+{
+	struct candidacy *c = ud;
+	bool created;
+	int64_t rev, lease;
+
+	c->create_call = NULL;
+	if (res->err == 0 && etcd_parse_create(res->body, &created, &rev, &lease) == 0) {
+		if (!created && lease != c->lease_id) {
+			/* Someone else wrote a key with our lease's name. */
+			c->events->lease_unusable("our key name is taken by another lease",
+			    true, c->ud);
+			return;
+		}
+		c->create_revision = rev;
+		log_info("campaigning as %s (create revision %" PRId64 ")", c->key, rev);
+		c->events->created(c->ud);
+		return;
+	}
+	if (res->err == -EREMOTEIO && res->error.grpc_code == 5) {
+		c->events->lease_unusable("etcd does not know the lease", false, c->ud);
+		return;
+	}
+	c->events->create_failed(res, c->ud);
+}
+
+int candidacy_create(struct candidacy *c)
+{
+	if (c->key == NULL)
+		return -ENOENT;
+	c->create_call = etcd_call("/v3/kv/txn",
+	    etcd_req_create_if_absent(c->key, c->key_len, c->node, strlen(c->node),
+	    c->lease_id), create_done, c);
+	return c->create_call ? 0 : -EIO;
+}
+
+static void delete_done(const struct etcd_result *res, void *ud)
+{
+	struct candidacy *c = ud;
+
+	c->delete_call = NULL;
+	if (res->err == 0)
+		c->create_revision = 0;
+	c->events->deleted(res->err == 0, c->ud);
+}
+
+int candidacy_delete(struct candidacy *c)
+{
+	cancel_call(&c->delete_call);
+	c->delete_call = etcd_call("/v3/kv/txn",
+	    etcd_req_delete_if_created(c->key, c->key_len, c->create_revision),
+	    delete_done, c);
+	return c->delete_call ? 0 : -EIO;
+}
+
+enum key_check candidacy_check(const struct candidacy *c,
+    const struct etcd_kv *kv)
+{
+	if (kv == NULL)
+		return KEY_GONE;
+	if (kv->create_revision != c->create_revision || kv->lease != c->lease_id ||
+	    strcmp(kv->value, c->node) != 0)
+		return KEY_CHANGED;
+	return KEY_OURS;
+}
+
+bool candidacy_event_is_ours(const struct candidacy *c,
+    const struct etcd_event *ev)
+{
+	if (c->key == NULL || ev->kv.key_len != c->key_len ||
+	    memcmp(ev->kv.key, c->key, c->key_len) != 0)
+		return false;
+	/* An event of an earlier key by the same name (we re-create it after
+	 * a resign) says nothing about the current one. */
+	return ev->kv.mod_revision == 0 || ev->kv.mod_revision >= c->create_revision;
+}
+
+void candidacy_warn_duplicates(struct candidacy *c, const struct etcd_kv *keys,
+    size_t n, bool (*ignore_lease)(int64_t lease, void *ud), void *ud)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct etcd_kv *kv = &keys[i];
+
+		if (strcmp(kv->value, c->node) != 0 ||
+		    (c->key && strcmp(kv->key, c->key) == 0) ||
+		    ignore_lease(kv->lease, ud) ||
+		    kv->create_revision == c->duplicate_warned_rev)
+			continue;
+		/* Our own key is only known once the txn answered. */
+		if (c->create_call || (c->lease_id && kv->lease == c->lease_id))
+			continue;
+		c->duplicate_warned_rev = kv->create_revision;
+		log_warnx("another live candidate %s already uses node id '%s': two "
+		    "daemons with one identity confuse every reader", kv->key,
+		    c->node);
+	}
+}
+
+void candidacy_free(struct candidacy *c)
+{
+	candidacy_clear(c);
+	cancel_call(&c->delete_call);
+}

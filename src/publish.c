@@ -1,0 +1,183 @@
+/*
+ * publish.c - the publisher (see publish.h): the state file first, then
+ * the hooks, then STATUS=, and one machine-readable log line per write.
+ */
+#include "publish.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "decide.h"
+#include "hook.h"
+#include "log.h"
+#include "notify.h"
+#include "util.h"
+
+void publisher_init(struct publisher *p, const struct config *cfg)
+{
+	struct state st;
+
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->role = ROLE_NOT_MEMBER;
+	p->since = now_unix();
+	/* The daemon writes not_member before the session starts; if that
+	 * failed, the first update must try again. */
+	p->file_stale = !(state_read(cfg->state_file, &st) == 0 &&
+	    st.role == ROLE_NOT_MEMBER && st.pid == getpid());
+}
+
+void publisher_announce(const struct publisher *p, unsigned withdrawn)
+{
+	const char *service = p->cfg->service;
+
+	switch (p->role) {
+	case ROLE_LEADER:
+		notify_status("leader of %s (term %" PRId64 ")", service, p->term);
+		break;
+	case ROLE_FOLLOWER:
+		notify_status("follower of %s (leader %s, term %" PRId64 ")",
+		    service, p->leader, p->term);
+		break;
+	case ROLE_OBSERVER:
+		notify_status("observer of %s (leader %s, term %" PRId64 ")",
+		    service, p->leader[0] ? p->leader : "none", p->term);
+		break;
+	default:
+		notify_status("not_member of %s%s", service,
+		    (withdrawn & WITHDRAW_PAUSED) ? " (paused)" :
+		    (withdrawn & WITHDRAW_UNHEALTHY) ? " (unhealthy)" : "");
+		break;
+	}
+}
+
+/*
+ * One line per write, so that histories from several nodes can be checked
+ * against each other: what was published, and the keepalive send time a
+ * leader's deadline was derived from.
+ */
+static void log_published(const struct state *st, bool transition,
+    uint64_t renewed_sent)
+{
+	char leader[3 * STATE_MAX_VALUE];
+
+	if (state_encode_value(st->leader, leader, sizeof(leader)) < 0)
+		snprintf(leader, sizeof(leader), "?");
+	(transition ? log_info : log_debug)(
+	    "published role=%s term=%" PRId64 " leader=%s since=%.3f "
+	    "valid_until=%.3f renewed_at=%.3f", role_name(st->role), st->term,
+	    leader, st->since, st->valid_until,
+	    st->role == ROLE_LEADER ? boottime_to_unix(renewed_sent) : 0.0);
+}
+
+static int write_state(struct publisher *p, const struct publication *next,
+    double since)
+{
+	const struct config *cfg = p->cfg;
+	bool leads = next->role == ROLE_LEADER;
+	struct state st;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	st.role = next->role;
+	snprintf(st.service, sizeof(st.service), "%s", cfg->service);
+	snprintf(st.node, sizeof(st.node), "%s", cfg->node);
+	snprintf(st.leader, sizeof(st.leader), "%s", next->leader);
+	st.term = next->term;
+	st.since = since;
+	st.valid_until = leads ? boottime_to_unix(next->deadline) : 0;
+	st.pid = getpid();
+	r = state_write(cfg->state_file, &st);
+	if (r < 0) {
+		/* Retried on every update; one error line per outage. */
+		(p->file_stale ? log_debug : log_err)("cannot write state file "
+		    "%s: %s", cfg->state_file, strerror(-r));
+		p->file_stale = true;
+		return r;
+	}
+	if (p->file_stale)
+		log_notice("state file %s written again", cfg->state_file);
+	p->file_stale = false;
+	p->file_leader_until = leads ? next->deadline : 0;
+	log_published(&st, next->role != p->role, next->renewed_sent);
+	return 0;
+}
+
+int publish(struct publisher *p, const struct publication *next)
+{
+	bool role_changed = next->role != p->role;
+	/* p->leader holds at most STATE_MAX_VALUE - 1 bytes of a longer one. */
+	bool changed = role_changed || next->term != p->term ||
+	    strncmp(next->leader, p->leader, sizeof(p->leader) - 1) != 0;
+	bool renewed = next->role == ROLE_LEADER &&
+	    next->deadline != p->file_leader_until;
+	enum km_role previous = p->role;
+	double since;
+	int r;
+
+	if (!changed && !p->file_stale && !renewed)
+		return 0;
+	since = role_changed ? now_unix() : p->since;
+	r = write_state(p, next, since);
+	if (r < 0 && next->role == ROLE_LEADER)
+		return r;
+	if (!changed)
+		return 0;
+	p->role = next->role;
+	p->since = since;
+	p->term = next->term;
+	snprintf(p->leader, sizeof(p->leader), "%s", next->leader);
+	if (role_changed) {
+		struct hook_env env = {
+			.role = p->role, .previous_role = previous,
+			.service = p->cfg->service, .node = p->cfg->node,
+			.leader = p->leader, .term = p->term,
+			.state_file = p->cfg->state_file,
+		};
+		/* A non-leader role is taken even when the file could not say
+		 * so (the write is retried); the log must not pretend. */
+		log_info("role %s -> %s (leader '%s', term %" PRId64 ")%s",
+		    role_name(previous), role_name(p->role), p->leader, p->term,
+		    r < 0 ? " [state file not written]" : "");
+		hooks_transition(&env);
+	} else {
+		/* News to a follower or observer; a not_member acts on nothing. */
+		(p->role == ROLE_NOT_MEMBER ? log_debug : log_info)(
+		    "leader of %s is now '%s' (term %" PRId64 ")",
+		    p->cfg->service, p->leader, p->term);
+	}
+	publisher_announce(p, next->withdrawn);
+	return 0;
+}
+
+int publisher_set_config(struct publisher *p, const struct config *cfg,
+    uint64_t deadline, uint64_t renewed_sent)
+{
+	bool moved = strcmp(p->cfg->state_file, cfg->state_file) != 0;
+	struct publication now = {
+		.role = p->role, .leader = p->leader, .term = p->term,
+		.deadline = deadline, .renewed_sent = renewed_sent,
+	};
+	struct state old;
+
+	/* The old file must not go on claiming a role nobody renews. */
+	if (moved && state_read(p->cfg->state_file, &old) == 0 &&
+	    old.pid == getpid() && old.role != ROLE_NOT_MEMBER) {
+		old.role = ROLE_NOT_MEMBER;
+		old.leader[0] = '\0';
+		old.term = 0;
+		old.valid_until = 0;
+		old.since = now_unix();
+		if (state_write(p->cfg->state_file, &old) < 0)
+			log_warnx("could not retire the old state file %s",
+			    p->cfg->state_file);
+	}
+	p->cfg = cfg;
+	/* Publish at the new path at once, not at the next change. */
+	if (moved && write_state(p, &now, p->since) < 0 && p->role == ROLE_LEADER)
+		return -EIO;
+	return 0;
+}

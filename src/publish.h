@@ -1,0 +1,53 @@
+/*
+ * publish.h - telling the co-located service its role: the state file,
+ * the hooks, sd_notify STATUS= and the "published" log line.
+ *
+ * The publisher remembers what it last told, so that only changes reach
+ * the hooks and a leader's renewal only rewrites the file.
+ */
+#ifndef KM_PUBLISH_H
+#define KM_PUBLISH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "state.h"
+
+struct publisher {
+	const struct config *cfg;
+	enum km_role role;
+	char leader[STATE_MAX_VALUE];
+	int64_t term;
+	double since;                   /* Unix time the role was taken */
+	bool file_stale;                /* the last write failed */
+	uint64_t file_leader_until;     /* the file claims leadership until
+	                                 * (CLOCK_BOOTTIME ms); 0: it does not */
+};
+
+/* What to publish now. */
+struct publication {
+	enum km_role role;
+	const char *leader;             /* "" when none */
+	int64_t term;
+	uint64_t deadline;              /* a leader's, behind VALID_UNTIL */
+	uint64_t renewed_sent;          /* the keepalive send it counts from */
+	unsigned withdrawn;             /* WITHDRAW_*, for STATUS= */
+};
+
+void publisher_init(struct publisher *p, const struct config *cfg);
+/*
+ * Write the state file when anything changed (or the last write failed,
+ * or a leader renewed), then start the hooks on a role change. A role
+ * other than leader is taken even when the file could not be written;
+ * -errno means a leader's file was not written and the role not taken.
+ */
+int publish(struct publisher *p, const struct publication *next);
+/* STATUS= for the current role. */
+void publisher_announce(const struct publisher *p, unsigned withdrawn);
+/* The configuration changed; a moved state file is retired and the
+ * current role written at the new path. -errno if a leader's failed. */
+int publisher_set_config(struct publisher *p, const struct config *cfg,
+    uint64_t deadline, uint64_t renewed_sent);
+
+#endif

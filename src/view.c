@@ -1,0 +1,230 @@
+/*
+ * view.c - the view of one election (see view.h): the range, the watch,
+ * and the re-sync after a watch is lost.
+ */
+#include "view.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+static struct etcd_kv *find(const struct election_view *v, const char *key,
+    size_t len)
+{
+	for (size_t i = 0; i < v->n_keys; i++)
+		if (v->keys[i].key_len == len && memcmp(v->keys[i].key, key, len) == 0)
+			return &v->keys[i];
+	return NULL;
+}
+
+const struct etcd_kv *view_find(const struct election_view *v,
+    const char *key, size_t len)
+{
+	return find(v, key, len);
+}
+
+static void clear_keys(struct election_view *v)
+{
+	etcd_kvs_free(v->keys, v->n_keys);
+	v->keys = NULL;
+	v->n_keys = 0;
+}
+
+static void delete_key(struct election_view *v, const char *key, size_t len)
+{
+	struct etcd_kv *kv = find(v, key, len);
+
+	if (kv == NULL)
+		return;
+	etcd_kv_clear(kv);
+	*kv = v->keys[--v->n_keys];
+}
+
+/* Takes ownership of kv's buffers. */
+static void put_key(struct election_view *v, struct etcd_kv *kv)
+{
+	struct etcd_kv *old = find(v, kv->key, kv->key_len);
+
+	if (old) {
+		etcd_kv_clear(old);
+		*old = *kv;
+	} else if (v->n_keys < ETCD_MAX_KVS) {
+		struct etcd_kv *p = realloc(v->keys, (v->n_keys + 1) * sizeof(*p));
+		if (p == NULL) {
+			etcd_kv_clear(kv);
+			return;
+		}
+		v->keys = p;
+		v->keys[v->n_keys++] = *kv;
+	} else {
+		log_warnx("election %s holds more than %d candidates; ignoring %s",
+		    v->prefix, ETCD_MAX_KVS, kv->key);
+		etcd_kv_clear(kv);
+		return;
+	}
+	memset(kv, 0, sizeof(*kv));
+}
+
+static void sync_start(struct election_view *v);
+
+/* A watch that dies as soon as it starts must not spin us, even though
+ * each range before it succeeds. */
+static void resync_after_watch_loss(struct election_view *v)
+{
+	if (now_ms() - v->watch_started < 1000) {
+		loop_timer_arm_in(&v->sync_timer, backoff_ms(v->watch_quick_deaths++));
+		return;
+	}
+	v->watch_quick_deaths = 0;
+	sync_start(v);
+}
+
+static void watch_message(const struct etcd_watch_msg *msg, void *ud)
+{
+	struct election_view *v = ud;
+
+	if (msg->canceled) {
+		log_warnx("election watch cancelled%s%s (compact revision %" PRId64 ")",
+		    msg->cancel_reason[0] ? ": " : "", msg->cancel_reason,
+		    msg->compact_revision);
+		etcd_watch_stop(v->watch);
+		v->watch = NULL;
+		resync_after_watch_loss(v);
+		return;
+	}
+	for (size_t i = 0; i < msg->n_events; i++) {
+		const struct etcd_event *ev = &msg->events[i];
+		struct etcd_kv kv;
+
+		v->events->event(ev, v->ud);
+		if (ev->type == ETCD_EVENT_DELETE) {
+			delete_key(v, ev->kv.key, ev->kv.key_len);
+			continue;
+		}
+		/* Keys and values may hold NUL bytes: copy them whole. */
+		kv = ev->kv;
+		kv.key = xcalloc(ev->kv.key_len + 1, 1);
+		memcpy(kv.key, ev->kv.key, ev->kv.key_len);
+		kv.value = xcalloc(ev->kv.value_len + 1, 1);
+		memcpy(kv.value, ev->kv.value, ev->kv.value_len);
+		put_key(v, &kv);
+	}
+	if (msg->revision > v->revision)
+		v->revision = msg->revision;
+	v->events->changed(v->ud);
+}
+
+static void watch_ended(int err, const char *why, void *ud)
+{
+	struct election_view *v = ud;
+
+	v->watch = NULL;
+	log_warnx("election watch ended: %s", why);
+	resync_after_watch_loss(v);
+}
+
+static void range_done(const struct etcd_result *res, void *ud)
+{
+	struct election_view *v = ud;
+	struct etcd_kv *kvs;
+	size_t n;
+	int64_t rev;
+	int r = -EPROTO;
+
+	v->range_call = NULL;
+	if (res->err == 0)
+		r = etcd_parse_range(res->body, &rev, &kvs, &n);
+	if (r < 0) {
+		uint64_t delay = backoff_ms(v->sync_failures++);
+
+		log_warnx("reading election %s failed (%s): %s; retrying in %" PRIu64 " ms",
+		    v->prefix, res->endpoint,
+		    res->err ? res->error.message :
+		    r == -E2BIG ? "too many candidates" : "malformed answer", delay);
+		/* Only an observer has nothing else vouching for its view. */
+		v->valid = false;
+		loop_timer_arm_in(&v->sync_timer, delay);
+		v->events->sync_failed(v->ud);
+		v->events->changed(v->ud);
+		return;
+	}
+	clear_keys(v);
+	v->keys = kvs;
+	v->n_keys = n;
+	v->revision = rev;
+	v->valid = true;
+	v->sync_failures = 0;
+	etcd_watch_stop(v->watch);
+	v->watch_generation = etcd_endpoint_generation();
+	v->watch_started = now_ms();
+	v->watch = etcd_watch_start(v->prefix, v->prefix_len, rev + 1,
+	    watch_message, watch_ended, v);
+	if (v->watch == NULL)
+		loop_timer_arm_in(&v->sync_timer, backoff_ms(v->sync_failures++));
+	v->events->synced(v->ud);
+	v->events->changed(v->ud);
+}
+
+static void sync_start(struct election_view *v)
+{
+	if (v->range_call || v->sync_timer.armed || v->stopped)
+		return;
+	v->range_call = etcd_call("/v3/kv/range",
+	    etcd_req_range_prefix(v->prefix, v->prefix_len), range_done, v);
+	if (v->range_call == NULL)
+		loop_timer_arm_in(&v->sync_timer, backoff_ms(v->sync_failures++));
+}
+
+static void sync_timer_fired(void *ud)
+{
+	sync_start(ud);
+}
+
+void view_init(struct election_view *v, const char *prefix, size_t prefix_len,
+    const struct view_events *events, void *ud)
+{
+	memset(v, 0, sizeof(*v));
+	v->prefix = prefix;
+	v->prefix_len = prefix_len;
+	v->events = events;
+	v->ud = ud;
+	loop_timer_init(&v->sync_timer, sync_timer_fired, v);
+}
+
+void view_start(struct election_view *v)
+{
+	sync_start(v);
+}
+
+void view_follow_endpoint(struct election_view *v)
+{
+	if (v->watch == NULL || v->watch_generation == etcd_endpoint_generation())
+		return;
+	etcd_watch_stop(v->watch);
+	v->watch = NULL;
+	sync_start(v);
+}
+
+void view_stop(struct election_view *v)
+{
+	v->stopped = true;
+}
+
+void view_free(struct election_view *v)
+{
+	loop_timer_disarm(&v->sync_timer);
+	etcd_call_cancel(v->range_call);
+	v->range_call = NULL;
+	etcd_watch_stop(v->watch);
+	v->watch = NULL;
+	clear_keys(v);
+}
+
+bool view_watching(const struct election_view *v)
+{
+	return v->valid && v->watch != NULL;
+}
