@@ -14,11 +14,9 @@
 
 #include "state.h"
 
-/* Bounds on what the outside controls. */
+/* Bounds on what the outside controls; a hook's output is bounded by the
+ * child runner (child.h). */
 #define HOOKS_MAX 256              /* hooks per batch; the rest is ignored */
-#define HOOK_LINE_MAX 1024         /* bytes of one output line logged */
-#define HOOK_LOG_BURST 1000        /* output lines logged per hook and */
-#define HOOK_LOG_INTERVAL_MS 10000 /* per interval; the rest is counted */
 #define HOOK_MAX_VALUE 4096        /* bytes of one KINGSMOOT_* value */
 #define HOOK_KILL_DELAY_MS 2000    /* SIGTERM to SIGKILL */
 

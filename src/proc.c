@@ -1,7 +1,9 @@
 /*
- * proc.c - fork and execve of hooks and health checks (DESIGN 3): no
- * shell, signals back to default, its own process group, stdin/stdout/
- * stderr as given and nothing else inherited.
+ * proc.c - the process primitives under the child runner (child.c):
+ * fork and execve (DESIGN 3: no shell, signals back to default, its own
+ * process group, stdin/stdout/stderr as given and nothing else
+ * inherited), reaping together with what is left of the group, and
+ * learning of the exit from a pidfd inside the event loop.
  */
 #include "proc.h"
 

@@ -1,7 +1,8 @@
 /*
  * proc.h - starting a child program the one safe way: fork and execve,
  * no shell, default signal state, its own process group and exactly the
- * three descriptors it is given.
+ * three descriptors it is given; reaping it and watching for its exit.
+ * Only the child runner (child.h) uses these.
  */
 #ifndef KM_PROC_H
 #define KM_PROC_H

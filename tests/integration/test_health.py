@@ -5,6 +5,7 @@ check has passed."""
 
 import os
 import signal
+import time
 
 
 
@@ -145,3 +146,69 @@ def test_removing_the_check_during_a_run_leaves_the_node_campaigning(km, etcd):
     km.hold(2.5, lambda: role(a) == "leader",
             "a keeps leading after its health check was removed mid-run")
     assert "health check now failing" not in a.log()
+
+
+def alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_flooding_check_leaves_the_leader_renewing_and_the_log_bounded(km, etcd):
+    """A check that writes long lines without end, from four processes so
+    that its pipe is never empty, must neither stall the daemon nor fill
+    its log: the leader keeps renewing and leading, the output is cut to
+    the hooks' line length and rate, and each run is killed at its
+    timeout."""
+    script = km.tmp / "flood"
+    passed = km.tmp / "flood.passed"
+    pids = km.tmp / "flood.pids"
+    quiet = km.tmp / "flood.quiet"
+    # The first run passes, so that the node campaigns; every later one
+    # floods until it is killed, and fall = 100 keeps those failures from
+    # withdrawing the node while the test watches.
+    script.write_text("#!/bin/sh\n"
+                      f"[ -e {quiet} ] && exit 0\n"
+                      f"[ -e {passed} ] || {{ touch {passed}; exit 0; }}\n"
+                      f"echo $$ >> {pids}\n"
+                      "long=$(head -c 3000 /dev/zero | tr '\\0' x)\n"
+                      'yes "$long" & yes "$long" & yes "$long" &\n'
+                      'exec yes "$long"\n')
+    os.chmod(script, 0o755)
+    a = km.node("a", etcd, extra=health_conf(None, command=f'["{script}"]',
+                                             interval=1.0, timeout=0.5,
+                                             fall=100, rise=1)).start()
+    km.wait_for(lambda: role(a) == "leader" and pids.exists(), 10,
+                "a leads and the flooding checks have begun")
+    flood_began = time.monotonic()
+    term = a.state()["TERM"]
+    valid_until = float(a.state()["VALID_UNTIL"])
+    km.hold(3 * a.ttl, lambda: role(a) == "leader" and a.my_keys()
+            and a.state()["TERM"] == term,
+            "a keeps its key and the leadership while its check floods")
+    assert float(a.state()["VALID_UNTIL"]) > valid_until + a.ttl, \
+        "the leader kept renewing its lease"
+    quiet.touch()
+    flooders = [int(p) for p in pids.read_text().split()]
+    assert len(flooders) >= 3, flooders
+    km.wait_for(lambda: not any(alive(p) for p in flooders), 5,
+                "every flooding check to be killed and reaped")
+    # One second of slack for a first run that began before it was seen.
+    windows = 1 + int((time.monotonic() - flood_began + 1.0) // 10)
+
+    log = a.log()
+    assert log.count("health check timed out after 0.5 s") >= len(flooders) - 1
+    prefix = "<7>health check: "
+    lines = [ln for ln in log.splitlines() if ln.startswith(prefix)]
+    assert lines, "the check's output is logged, at debug level"
+    longest = max(len(ln) for ln in log.splitlines())
+    assert longest <= len(prefix) + 1024 + len(" [truncated]"), longest
+    assert lines[0] == prefix + "x" * 1024 + " [truncated]"
+    # At most 1000 lines per 10 s, whatever the number of runs.
+    assert len(lines) <= 1000 * windows, (len(lines), windows)
+    assert "lines of output suppressed" in log
+    assert len(log) < 4 * 1024 * 1024, len(log)
+    assert role(a) == "leader"

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "child.h"
 #include "hook.h"
 #include "log.h"
 #include "loop.h"
@@ -766,7 +767,7 @@ static void test_leftovers(void **state)
 
 static void test_output(void **state)
 {
-	char want[HOOK_LINE_MAX + 64], *log;
+	char want[CHILD_LINE_MAX + 64], *log;
 
 	(void)state;
 	hook("10-out", 0755,
@@ -785,7 +786,7 @@ static void test_output(void **state)
 	assert_non_null(strstr(log, "<6>hook 10-out: a?[31mred\n"));
 	memset(want, 0, sizeof(want));
 	strcpy(want, "<6>hook 10-out: ");
-	memset(want + strlen(want), 'x', HOOK_LINE_MAX);
+	memset(want + strlen(want), 'x', CHILD_LINE_MAX);
 	strcat(want, " [truncated]\n");
 	assert_non_null(strstr(log, want));
 	assert_non_null(strstr(log, "<6>hook 10-out: after long\n"));
