@@ -2,10 +2,10 @@
  * test_hook.c - the hooks module driven through the real event loop with
  * real scripts in a temporary directory; no etcd involved.
  *
- * The process is set up like the daemon (signals blocked for signalfd,
- * SIGPIPE ignored, a stray descriptor without O_CLOEXEC) so that the tests
- * prove hooks do not inherit any of it. The log goes to stderr, which is
- * pointed at a file while a test runs so that its lines can be checked.
+ * The process is set up like the daemon (child_testing.h) so that the
+ * tests prove hooks inherit none of its signal state or descriptors. The
+ * log goes to stderr, which is pointed at a file while a test runs so
+ * that its lines can be checked.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,17 +27,14 @@
 #include <sys/wait.h>
 
 #include "child.h"
+#include "child_testing.h"
 #include "hook.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
 
-static CURLM *multi;
 static char dir[PATH_MAX];      /* the hooks directory of the current test */
 static char work[PATH_MAX];     /* where hooks leave their traces */
-static int capture_fd = -1, saved_stderr = -1;
-static bool capturing, verbose;
-static int stray_fd = -1;
 
 static int done_count;
 static enum km_role done_role;
@@ -57,55 +54,6 @@ static void on_done(enum km_role role, bool ok, void *ud)
 }
 
 /* Helpers. */
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	assert_int_equal(ftruncate(capture_fd, 0), 0);
-	assert_int_equal(lseek(capture_fd, 0, SEEK_SET), 0);
-	assert_true(dup2(capture_fd, STDERR_FILENO) == STDERR_FILENO);
-	capturing = true;
-}
-
-/* Whole file, NUL-terminated; works for /proc files, which have no size. */
-static char *slurp(const char *path)
-{
-	size_t len = 0, cap = 4096;
-	char *buf;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return NULL;
-	buf = xcalloc(cap + 1, 1);
-	while ((r = read(fd, buf + len, cap - len)) > 0) {
-		len += (size_t)r;
-		if (len == cap) {
-			buf = realloc(buf, 2 * cap + 1);
-			assert_non_null(buf);
-			cap *= 2;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
-	return buf;
-}
-
-/* Stop capturing; return what was logged (caller frees). */
-static char *capture_end(void)
-{
-	char path[64], *text;
-
-	fflush(stderr);
-	assert_true(dup2(saved_stderr, STDERR_FILENO) == STDERR_FILENO);
-	capturing = false;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", capture_fd);
-	text = slurp(path);
-	assert_non_null(text);
-	if (verbose || getenv("KM_TEST_VERBOSE"))
-		fprintf(stderr, "---- log ----\n%s-------------\n", text);
-	return text;
-}
 
 static void write_file(const char *path, mode_t mode, const char *fmt, ...)
 {
@@ -180,20 +128,6 @@ static void transition(enum km_role role, enum km_role prev)
 	hooks_transition(&env);
 }
 
-/* Run the loop until cond() holds or timeout_ms passes. */
-static bool run_until(bool (*cond)(const void *), const void *arg,
-    uint64_t timeout_ms)
-{
-	uint64_t deadline = now_ms() + timeout_ms;
-
-	while (!cond(arg)) {
-		if (now_ms() >= deadline)
-			return false;
-		loop_run_once(50);
-	}
-	return true;
-}
-
 static bool done_reached(const void *arg)
 {
 	return done_count >= *(const int *)arg;
@@ -256,18 +190,6 @@ static pid_t trace_pid(const char *name)
 	return pid;
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	assert_non_null(d);
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
-}
-
 static long rss_kib(void)
 {
 	char *statm = slurp("/proc/self/statm");
@@ -283,48 +205,9 @@ static long rss_kib(void)
 
 static int group_setup(void **state)
 {
-	char cap[] = "/tmp/km-hook-log-XXXXXX";
-	sigset_t set;
-
-	(void)state;
-	/* What the daemon does before running any hook. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	stray_fd = open("/dev/null", O_RDONLY);     /* no O_CLOEXEC on purpose */
-
-	capture_fd = mkostemp(cap, O_CLOEXEC);
-	if (capture_fd < 0)
+	if (testing_group_setup(state) < 0)
 		return -1;
-	unlink(cap);
-	saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-	/* Initialised while stderr is a file: "<N>" prefixes, not a tty. */
-	fflush(stderr);
-	dup2(capture_fd, STDERR_FILENO);
-	log_init(0);
-	dup2(saved_stderr, STDERR_FILENO);
-
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	multi = curl_multi_init();
-	loop_set_curl(multi, NULL);
 	return hooks_init(on_done, NULL);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	curl_multi_cleanup(multi);
-	curl_global_cleanup();
-	close(capture_fd);
-	close(saved_stderr);
-	close(stray_fd);
-	return 0;
 }
 
 static int setup(void **state)
@@ -344,15 +227,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	/* Still capturing: the test failed; show why, with its log. */
-	if (capturing) {
-		char *text;
-
-		verbose = true;
-		text = capture_end();
-		free(text);
-		verbose = false;
-	}
+	capture_show_if_failed();
 	/* Leave nothing running for the next test. */
 	hooks_abort();
 	run_until(idle, NULL, 5000);
@@ -1003,5 +878,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_examples, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, testing_group_teardown);
 }
