@@ -10,7 +10,7 @@
  *   config.c            loading, merging file and options, the public API
  *   config_keys.c       the key table, the defaults and per-key checks
  *   config_rules.c      the rules that tie keys together
- *   config_endpoint.c   what an etcd endpoint URL may be
+ *   config_endpoint.c   what an etcd endpoint URL may be (libcurl CURLU)
  *   config_libconfig.c  reading a file with libconfig 1.5, and its flaws
  *   config_error.c      where an error points and how it is worded
  */

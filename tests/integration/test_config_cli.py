@@ -36,6 +36,11 @@ BAD_CASES = [
     ("zero-request-timeout",
      {4: 'etcd: { endpoints = ["http://127.0.0.1:PORT"]; request_timeout = 0.0; };'}, {4}),
     ("syntax-error", {6: "state_file = ;"}, {6}),
+    # requests would go to /x/v3/..., and a password would sit in the URL
+    ("endpoint-with-path",
+     {4: 'etcd: { endpoints = ["http://127.0.0.1:PORT/x"]; request_timeout = 0.25; };'}, {4}),
+    ("endpoint-with-user-info",
+     {4: 'etcd: { endpoints = ["http://u:pw@127.0.0.1:PORT"]; request_timeout = 0.25; };'}, {4}),
 ]
 
 

@@ -1,7 +1,8 @@
 /*
  * test_config_values.c - unit tests for the values of configuration keys
  * in a file: unknown keys, wrong types, out-of-range values, service
- * names, endpoints and the rules between keys, each error at its line.
+ * names and the rules between keys, each error at its line.  Endpoint
+ * URLs are in test_config_endpoint.c.
  */
 #include "config_fixture.h"
 
@@ -306,34 +307,6 @@ static void test_valid_service(void **state)
 	assert_false(config_valid_service("a+b"));
 }
 
-static void test_bad_endpoint(void **state)
-{
-	static const struct {
-		const char *url;
-		const char *msg;
-	} cases[] = {
-		{ "ftp://h:1", "'etcd.endpoints': 'ftp://h:1' must start with http:// or https://" },
-		{ "127.0.0.1:2379", "'127.0.0.1:2379' must start with http:// or https://" },
-		{ "HTTP://h", "'HTTP://h' must start with http:// or https://" },
-		{ "", "'' must start with http:// or https://" },
-		{ "http://", "'etcd.endpoints': 'http://' has no host" },
-		{ "https:///x", "'https:///x' has no host" },
-		{ "http://:2379", "'http://:2379' has no host" },
-		{ "http://a b", "'etcd.endpoints': an endpoint contains whitespace or control characters" },
-		{ "http://ab\\t", "an endpoint contains whitespace or control characters" },
-		{ " http://a", "an endpoint contains whitespace or control characters" },
-	};
-	char text[512];
-
-	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		snprintf(text, sizeof(text), "service = \"a\";\netcd: {\n"
-		    "  endpoints = [\"http://good:2379\",\n \"%s\"];\n};\n",
-		    cases[i].url);
-		EXPECT_AT(text, 3, cases[i].msg);
-	}
-}
-
 static void test_inequality(void **state)
 {
 	struct config_overrides ov = { 0 };
@@ -426,7 +399,6 @@ int main(void)
 		cmocka_unit_test(test_too_many_health_args),
 		cmocka_unit_test(test_bad_service),
 		cmocka_unit_test(test_valid_service),
-		cmocka_unit_test(test_bad_endpoint),
 		cmocka_unit_test(test_inequality),
 		cmocka_unit_test(test_auth_and_tls),
 		cmocka_unit_test(test_health_without_command),
