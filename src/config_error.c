@@ -104,3 +104,29 @@ bool draft_given(const struct config_draft *d, enum key_id k)
 {
 	return d->value[k].setting != NULL || d->value[k].option != NULL;
 }
+
+void draft_printable(char *out, size_t outlen, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	if (outlen == 0)
+		return;
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch >= 0x20 && ch != 0x7f) {
+			if (n + 1 >= outlen)
+				break;
+			out[n++] = (char)ch;
+			continue;
+		}
+		if (n + 4 >= outlen)
+			break;
+		out[n++] = '\\';
+		out[n++] = 'x';
+		out[n++] = hex[ch >> 4];
+		out[n++] = hex[ch & 0xf];
+	}
+	out[n] = '\0';
+}

@@ -147,6 +147,8 @@ int draft_fail_at(struct config_draft *d, enum key_id k, const char *fmt,
 int draft_fail_key(struct config_draft *d, enum key_id k, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 bool draft_given(const struct config_draft *d, enum key_id k);
+/* s with control bytes as \xNN, cut to fit out. */
+void draft_printable(char *out, size_t outlen, const char *s);
 
 /* config_libconfig.c */
 int libconfig_parse_file(struct config_draft *d);

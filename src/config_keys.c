@@ -337,9 +337,15 @@ int keys_check_values(struct config_draft *d)
 	return 0;
 }
 
-/* The one check that asks the file system, so it runs last. */
+/*
+ * The one check that asks the file system, so it runs last.  The message
+ * names the file: the key alone does not say which path was tried when
+ * an @include or a template wrote it.
+ */
 int keys_check_files(struct config_draft *d)
 {
+	char path[400];
+
 	for (int k = K_ROOT + 1; k < K_COUNT; k++) {
 		const char *file = d->value[k].text;
 
@@ -347,8 +353,9 @@ int keys_check_files(struct config_draft *d)
 			continue;
 		if (access(file, R_OK) == 0)
 			continue;
+		draft_printable(path, sizeof(path), file);
 		return draft_fail_key(d, (enum key_id)k, "is not readable: "
-		    "%s", strerror(errno));
+		    "%s: '%s'", strerror(errno), path);
 	}
 	return 0;
 }

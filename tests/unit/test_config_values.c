@@ -379,6 +379,43 @@ static void test_auth_and_tls(void **state)
 	EXPECT_AT(text, 4, "'etcd.key_file' is not readable: No such file or directory");
 }
 
+/* An error about a file names the file, not only the key. */
+static void test_unreadable_file_is_named(void **state)
+{
+	char text[1024], missing[256], want[512];
+
+	(void)state;
+	snprintf(missing, sizeof(missing), "%s/no-password", dir);
+	snprintf(text, sizeof(text), "service = \"a\";\netcd: {\n"
+	    "  username = \"km\";\n  password_file = \"%s\";\n};\n", missing);
+	snprintf(want, sizeof(want), "'etcd.password_file' is not readable: "
+	    "No such file or directory: '%s'", missing);
+	EXPECT_AT(text, 4, want);
+
+	snprintf(missing, sizeof(missing), "%s/no-ca.pem", dir);
+	snprintf(text, sizeof(text), "service = \"a\";\netcd: {\n"
+	    "  ca_file = \"%s\"; };\n", missing);
+	snprintf(want, sizeof(want), "'etcd.ca_file' is not readable: "
+	    "No such file or directory: '%s'", missing);
+	EXPECT_AT(text, 3, want);
+
+	snprintf(missing, sizeof(missing), "%s/no-cert.pem", dir);
+	snprintf(text, sizeof(text), "service = \"a\";\netcd: {\n"
+	    "  key_file = \"%s\";\n  cert_file = \"%s\"; };\n", key_path,
+	    missing);
+	snprintf(want, sizeof(want), "'etcd.cert_file' is not readable: "
+	    "No such file or directory: '%s'", missing);
+	EXPECT_AT(text, 4, want);
+
+	/* a name that would break the line is shown escaped */
+	snprintf(text, sizeof(text), "service = \"a\";\netcd: {\n"
+	    "  cert_file = \"%s\";\n  key_file = \"%s/k\\ney\"; };\n",
+	    cert_path, dir);
+	snprintf(want, sizeof(want), "'etcd.key_file' is not readable: "
+	    "No such file or directory: '%s/k\\x0aey'", dir);
+	EXPECT_AT(text, 4, want);
+}
+
 static void test_health_without_command(void **state)
 {
 	(void)state;
@@ -401,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_valid_service),
 		cmocka_unit_test(test_inequality),
 		cmocka_unit_test(test_auth_and_tls),
+		cmocka_unit_test(test_unreadable_file_is_named),
 		cmocka_unit_test(test_health_without_command),
 	};
 
