@@ -2,8 +2,9 @@
  * test_config.c - unit tests for loading a configuration: defaults, a file
  * with every key, reading the file (syntax, libconfig's flaws, @include,
  * size and file errors), session comparison and the shipped example.
- * Key values are in test_config_values.c, options in
- * test_config_options.c.
+ * Key values are in test_config_values.c, endpoint URLs in
+ * test_config_endpoint.c, options in test_config_options.c and the key
+ * table itself in test_config_table.c.
  *
  * Run from the repository root (the example is read as etc/kingsmootd.conf).
  */
