@@ -142,7 +142,8 @@ int keys_choice(const struct config_draft *d, enum key_id k)
 	return -1;
 }
 
-/* Service names become etcd key segments and file names in scripts. */
+/* Service names are part of every election key: keep them to characters
+ * that nothing needs to quote. */
 static bool valid_name(const char *s, size_t min, size_t max)
 {
 	size_t n;
@@ -231,9 +232,9 @@ static int check_string(struct config_draft *d, enum key_id k)
 		return 0;
 	case FORM_ENDPOINTS:
 	case FORM_COMMAND:
-		break;
+		break;          /* forms of lists, see check_list() */
 	}
-	return -EINVAL;
+	return 0;
 }
 
 static int check_list(struct config_draft *d, enum key_id k)

@@ -49,6 +49,9 @@ static void test_table_shape(void **state)
 			assert_true(key->max <= CONFIG_LIST_MAX);
 		if (key->form == FORM_CHOICE)
 			assert_non_null(key->choices);
+		/* the forms of lists are for lists only */
+		assert_int_equal(key->form == FORM_ENDPOINTS ||
+		    key->form == FORM_COMMAND, key->type == KEY_STRINGS);
 		assert_true(key->min <= key->max);
 	}
 	assert_int_equal(keys_find(K_ROOT, "nothing"), K_ROOT);
