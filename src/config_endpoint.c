@@ -94,8 +94,32 @@ static const char *part_problem(CURLU *u, const char *url)
 	return why;
 }
 
+/*
+ * The URL as a message may show it: user info, which may hold a
+ * password, becomes "***", since the message goes to the journal.
+ */
+static void shown_url(const char *url, char *out, size_t outlen)
+{
+	const char *start = strstr(url, "://"), *end, *at = NULL;
+
+	if (start == NULL) {
+		snprintf(out, outlen, "%s", url);
+		return;
+	}
+	start += 3;
+	end = start + strcspn(start, "/?#");
+	for (const char *p = start; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		snprintf(out, outlen, "%s", url);
+	else
+		snprintf(out, outlen, "%.*s***%s", (int)(start - url), url, at);
+}
+
 int endpoint_check(const char *url, char *why, size_t whylen)
 {
+	char shown[ENDPOINT_MAX + 8];
 	const char *host, *problem;
 	CURLUcode rc;
 	CURLU *u;
@@ -130,8 +154,9 @@ int endpoint_check(const char *url, char *why, size_t whylen)
 		problem = "has no host";
 	else
 		problem = NULL;
+	shown_url(url, shown, sizeof(shown));
 	if (problem != NULL) {
-		snprintf(why, whylen, "'%s' %s", url, problem);
+		snprintf(why, whylen, "'%s' %s", shown, problem);
 		return -EINVAL;
 	}
 
@@ -154,9 +179,9 @@ int endpoint_check(const char *url, char *why, size_t whylen)
 	if (rc == CURLUE_OK && problem == NULL)
 		return 0;
 	if (problem != NULL)
-		snprintf(why, whylen, "'%s' %s", url, problem);
+		snprintf(why, whylen, "'%s' %s", shown, problem);
 	else
-		snprintf(why, whylen, "'%s' is not a valid URL: %s", url,
+		snprintf(why, whylen, "'%s' is not a valid URL: %s", shown,
 		    curl_url_strerror(rc));
 	return -EINVAL;
 }
