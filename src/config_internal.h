@@ -156,17 +156,21 @@ const char *libconfig_setting_file(const struct config_draft *d,
     const config_setting_t *s);
 
 /* config_keys.c */
+/* The key named member in group parent, or K_ROOT when there is none. */
 enum key_id keys_find(enum key_id parent, const char *member);
 void keys_set_defaults(struct config_draft *d);
+/* Each key on its own: presence, range and form, in table order. */
 int keys_check_values(struct config_draft *d);
+/* Files named by readable keys; the only check that asks the system. */
 int keys_check_files(struct config_draft *d);
+/* The value's place in .choices, which is its enum value, or -1. */
 int keys_choice(const struct config_draft *d, enum key_id k);
 
 /* config_rules.c */
 int rules_check(struct config_draft *d);
 
 /* config_endpoint.c: 0, or -EINVAL with why the URL is refused in why
- * (the URL quoted in it only when it is fit to be shown). */
+ * (quoting the URL only when it is fit to be shown, user info hidden). */
 int endpoint_check(const char *url, char *why, size_t whylen);
 
 #endif
