@@ -535,8 +535,8 @@ static void test_parse_grant(void **state)
 		"{\"ID\":\"12\",\"ttl\":\"10\"}",
 		"{\"ID\":\"99999999999999999999\",\"TTL\":\"10\"}",
 		"{\"result\":{\"ID\":\"12\",\"TTL\":\"10\"}}",
-		"{\"error\":\"etcdserver: too large lease TTL\","
-		"\"message\":\"etcdserver: too large lease TTL\",\"code\":11}",
+		("{\"error\":\"etcdserver: too large lease TTL\","
+		"\"message\":\"etcdserver: too large lease TTL\",\"code\":11}"),
 		"[]", "[{\"ID\":\"12\",\"TTL\":\"10\"}]", "null", "\"ID\"", "10", "true",
 		"{}",
 	};
@@ -727,8 +727,8 @@ static void test_parse_create_malformed(void **state)
 		"\"key\":\"YQ==\",\"create_revision\":\"4\",\"lease\":{}}]}}]}",
 		"{" HDR("4") ",\"responses\":[{\"response_range\":{\"kvs\":[{"
 		"\"key\":\"YQ==\",\"create_revision\":\"4\",\"value\":\"*\"}]}}]}",
-		"{\"error\":\"etcdserver: requested lease not found\","
-		"\"message\":\"etcdserver: requested lease not found\",\"code\":5}",
+		("{\"error\":\"etcdserver: requested lease not found\","
+		"\"message\":\"etcdserver: requested lease not found\",\"code\":5}"),
 		"[]", "null", "\"x\"", "4", "false", "{}",
 	};
 	bool created;
@@ -1030,8 +1030,8 @@ static const char *const watch_lines[] = {
 	"\"value\":\"Yg==\"}},{\"kv\":{\"key\":\"L3cvYw==\",\"create_revision\":\"18\","
 	"\"mod_revision\":\"18\",\"version\":\"1\",\"value\":\"Yw==\"}}]}}",
 	/* etcd stopped with SIGTERM: last chunk, no trailing newline. */
-	"{\"error\":{\"grpc_code\":1,\"http_code\":408,\"message\":"
-	"\"grpc: the client connection is closing\",\"http_status\":\"Request Timeout\"}}",
+	("{\"error\":{\"grpc_code\":1,\"http_code\":408,\"message\":"
+	"\"grpc: the client connection is closing\",\"http_status\":\"Request Timeout\"}}"),
 };
 
 static void test_watch_created_and_events(void **state)
