@@ -10,6 +10,7 @@
 #include <string.h>
 #include <curl/curl.h>
 
+#include "etcd_transport.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
@@ -68,8 +69,7 @@ static struct {
 	size_t current;
 	unsigned generation;
 	long timeout_ms;
-	char *ca_file, *cert_file, *key_file;
-	struct curl_slist *headers;
+	struct etcd_transport transport;
 	struct etcd_call *calls;
 	struct etcd_watch *watches;
 } C;
@@ -79,22 +79,7 @@ static void call_attempt_expired(void *ud);
 
 static void set_common_options(CURL *easy, const char *url)
 {
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, C.headers);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	/* etcd is never reached through a proxy from the environment. */
-	curl_easy_setopt(easy, CURLOPT_PROXY, "");
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 2L);
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 1L);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, C.timeout_ms);
-	if (C.ca_file && *C.ca_file)
-		curl_easy_setopt(easy, CURLOPT_CAINFO, C.ca_file);
-	if (C.cert_file && *C.cert_file) {
-		curl_easy_setopt(easy, CURLOPT_SSLCERT, C.cert_file);
-		curl_easy_setopt(easy, CURLOPT_SSLKEY, C.key_file);
-	}
+	etcd_transport_setopt(easy, url, &C.transport);
 }
 
 int etcd_init(const struct config *cfg)
@@ -112,14 +97,7 @@ int etcd_init(const struct config *cfg)
 	}
 	C.n_endpoints = cfg->n_endpoints;
 	C.timeout_ms = (long)sec_to_ms(cfg->request_timeout);
-	C.ca_file = xstrdup(cfg->ca_file);
-	C.cert_file = xstrdup(cfg->cert_file);
-	C.key_file = xstrdup(cfg->key_file);
-	C.headers = curl_slist_append(NULL, "Content-Type: application/json");
-	/* A member cut off from quorum answers at once instead of in 7 s. */
-	C.headers = curl_slist_append(C.headers, "Grpc-Metadata-hasleader: true");
-	C.headers = curl_slist_append(C.headers, "Expect:");
-	if (C.headers == NULL)
+	if (etcd_transport_init(&C.transport, cfg) < 0)
 		return -ENOMEM;
 	loop_set_curl(C.multi, after_poll);
 	return 0;
@@ -178,10 +156,7 @@ void etcd_shutdown(void)
 	}
 	for (size_t i = 0; i < C.n_endpoints; i++)
 		free(C.endpoints[i]);
-	free(C.ca_file);
-	free(C.cert_file);
-	free(C.key_file);
-	curl_slist_free_all(C.headers);
+	etcd_transport_free(&C.transport);
 	loop_set_curl(NULL, NULL);
 	if (C.multi)
 		curl_multi_cleanup(C.multi);
@@ -191,6 +166,7 @@ void etcd_shutdown(void)
 void etcd_set_timeout(double request_timeout)
 {
 	C.timeout_ms = (long)sec_to_ms(request_timeout);
+	C.transport.connect_timeout_ms = C.timeout_ms;
 }
 
 unsigned etcd_endpoint_generation(void)

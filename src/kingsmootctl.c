@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "decide.h"
+#include "etcd_transport.h"
 #include "etcdproto.h"
 #include "log.h"
 #include "state.h"
@@ -158,12 +159,14 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
 static int cmd_leader(const struct config *cfg)
 {
 	char prefix[1024], url[1100];
-	struct curl_slist *headers = NULL;
+	struct etcd_transport transport;
 	int status = 1;
 
 	snprintf(prefix, sizeof(prefix), "%s%s/", cfg->prefix, cfg->service);
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	headers = curl_slist_append(headers, "Grpc-Metadata-hasleader: true");
+	if (etcd_transport_init(&transport, cfg) < 0) {
+		fprintf(stderr, "kingsmootctl: out of memory\n");
+		return 1;
+	}
 	for (size_t i = 0; i < cfg->n_endpoints; i++) {
 		json_t *req = etcd_req_range_prefix(prefix, strlen(prefix)), *body;
 		char *text = json_dumps(req, JSON_COMPACT);
@@ -177,24 +180,14 @@ static int cmd_leader(const struct config *cfg)
 		CURLcode rc;
 
 		json_decref(req);
-		snprintf(url, sizeof(url), "%s", cfg->endpoints[i]);
-		while (strlen(url) > 0 && url[strlen(url) - 1] == '/')
-			url[strlen(url) - 1] = '\0';
-		strncat(url, "/v3/kv/range", sizeof(url) - strlen(url) - 1);
-		curl_easy_setopt(easy, CURLOPT_URL, url);
-		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+		/* Endpoints are at most 512 bytes (config_endpoint.c): it fits. */
+		(void)etcd_transport_url(url, sizeof(url), cfg->endpoints[i],
+		    "/v3/kv/range");
+		etcd_transport_setopt(easy, url, &transport);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, text);
-		curl_easy_setopt(easy, CURLOPT_PROXY, "");
-		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)sec_to_ms(cfg->request_timeout));
 		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect);
 		curl_easy_setopt(easy, CURLOPT_WRITEDATA, &b);
-		if (cfg->ca_file[0])
-			curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->ca_file);
-		if (cfg->cert_file[0]) {
-			curl_easy_setopt(easy, CURLOPT_SSLCERT, cfg->cert_file);
-			curl_easy_setopt(easy, CURLOPT_SSLKEY, cfg->key_file);
-		}
 		rc = curl_easy_perform(easy);
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
 		curl_easy_cleanup(easy);
@@ -229,7 +222,7 @@ static int cmd_leader(const struct config *cfg)
 		etcd_kvs_free(kvs, n);
 		break;
 	}
-	curl_slist_free_all(headers);
+	etcd_transport_free(&transport);
 	return status;
 }
 
