@@ -12,6 +12,13 @@
 #include "log.h"
 #include "util.h"
 
+static void retry_fired(void *ud)
+{
+	struct candidacy *c = ud;
+
+	c->events->retry(c->ud);
+}
+
 void candidacy_init(struct candidacy *c, const char *node,
     const struct candidacy_events *events, void *ud)
 {
@@ -19,6 +26,7 @@ void candidacy_init(struct candidacy *c, const char *node,
 	c->node = node;
 	c->events = events;
 	c->ud = ud;
+	loop_timer_init(&c->retry_timer, retry_fired, c);
 }
 
 static void cancel_call(struct etcd_call **call)
@@ -67,6 +75,7 @@ static void create_done(const struct etcd_result *res, void *ud)
 			return;
 		}
 		c->create_revision = rev;
+		c->failures = 0;
 		log_info("campaigning as %s (create revision %" PRId64 ")", c->key, rev);
 		c->events->created(c->ud);
 		return;
@@ -78,14 +87,51 @@ static void create_done(const struct etcd_result *res, void *ud)
 	c->events->create_failed(res, c->ud);
 }
 
-int candidacy_create(struct candidacy *c)
+void candidacy_failed(struct candidacy *c, const char *what,
+    const struct etcd_result *res)
 {
-	if (c->key == NULL)
-		return -ENOENT;
+	uint64_t delay = backoff_ms(c->failures++);
+
+	log_warnx("%s failed (%s): %s; retrying in %" PRIu64 " ms", what,
+	    res ? res->endpoint : etcd_current_endpoint(),
+	    res ? (res->err == 0 ? "malformed answer" : res->error.message) : "no request",
+	    delay);
+	loop_timer_arm_in(&c->retry_timer, delay);
+}
+
+void candidacy_hold_off(struct candidacy *c, uint64_t ms)
+{
+	if (ms == 0)
+		loop_timer_disarm(&c->retry_timer);
+	else
+		loop_timer_arm_in(&c->retry_timer, ms);
+}
+
+bool candidacy_under_way(const struct candidacy *c, const struct lease *l)
+{
+	return l->grant_call || c->create_call || c->delete_call ||
+	    c->retry_timer.armed;
+}
+
+int candidacy_campaign(struct candidacy *c, struct lease *l)
+{
+	if (candidacy_under_way(c, l))
+		return 0;
+	if (l->id == 0) {
+		if (lease_grant(l) == 0)
+			return 0;
+		candidacy_failed(c, "lease grant", NULL);
+		return -EIO;
+	}
+	if (c->create_revision != 0 || c->key == NULL)
+		return 0;
 	c->create_call = etcd_call("/v3/kv/txn",
 	    etcd_req_create_if_absent(c->key, c->key_len, c->node, strlen(c->node),
 	    c->lease_id), create_done, c);
-	return c->create_call ? 0 : -EIO;
+	if (c->create_call)
+		return 0;
+	candidacy_failed(c, "creating the candidate key", NULL);
+	return -EIO;
 }
 
 static void delete_done(const struct etcd_result *res, void *ud)
@@ -152,6 +198,7 @@ void candidacy_warn_duplicates(struct candidacy *c, const struct etcd_kv *keys,
 
 void candidacy_free(struct candidacy *c)
 {
+	loop_timer_disarm(&c->retry_timer);
 	candidacy_clear(c);
 	cancel_call(&c->delete_call);
 }

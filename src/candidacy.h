@@ -1,7 +1,9 @@
 /*
  * candidacy.h - our candidate key "<prefix><service>/<lease hex>": made
  * in a txn only if absent, attached to our lease, holding our node id;
- * checked against what etcd shows; deleted to re-queue.
+ * checked against what etcd shows; deleted to re-queue. And the pace of
+ * the campaign: a lease, then the key, with a capped back-off after
+ * failures.
  *
  * Also warns when another live key carries our node id: two daemons with
  * one identity confuse every reader (DESIGN 1).
@@ -14,6 +16,8 @@
 #include <stdint.h>
 
 #include "etcd.h"
+#include "lease.h"
+#include "loop.h"
 
 struct candidacy_events {
 	void (*created)(void *ud);
@@ -22,6 +26,8 @@ struct candidacy_events {
 	 * only a new lease helps. revoke: etcd may still hold the lease. */
 	void (*lease_unusable)(const char *why, bool revoke, void *ud);
 	void (*deleted)(bool ok, void *ud);
+	/* The back-off is over: campaign again. */
+	void (*retry)(void *ud);
 };
 
 struct candidacy {
@@ -32,6 +38,8 @@ struct candidacy {
 	int64_t create_revision;        /* 0 until the txn says so */
 	struct etcd_call *create_call, *delete_call;
 	int64_t duplicate_warned_rev;
+	struct loop_timer retry_timer;
+	int failures;                   /* grants and creates failed in a row */
 
 	const struct candidacy_events *events;
 	void *ud;
@@ -45,7 +53,17 @@ void candidacy_init(struct candidacy *c, const char *node,
 void candidacy_set_lease(struct candidacy *c, const char *prefix,
     size_t prefix_len, int64_t lease_id);
 void candidacy_clear(struct candidacy *c);
-int candidacy_create(struct candidacy *c);
+/* The next step: a lease, then our key; nothing while a request is out
+ * or the back-off runs. -EIO: the request could not be sent, and the
+ * back-off runs. */
+int candidacy_campaign(struct candidacy *c, struct lease *l);
+/* A grant or create failed: log it and back off. */
+void candidacy_failed(struct candidacy *c, const char *what,
+    const struct etcd_result *res);
+/* Hold the next step back for ms; 0 cancels a hold or back-off. */
+void candidacy_hold_off(struct candidacy *c, uint64_t ms);
+/* A request of the campaign is out, or its back-off runs. */
+bool candidacy_under_way(const struct candidacy *c, const struct lease *l);
 int candidacy_delete(struct candidacy *c);
 /* Our key as etcd has it now (NULL: absent). */
 enum key_check candidacy_check(const struct candidacy *c,

@@ -45,13 +45,12 @@ static struct lease lease;
 static struct candidacy candidacy;
 static struct publisher publisher;
 
-/* How fast we campaign again. */
+/* Resignations of our own making (a failing leader hook or state file)
+ * hold the next campaign back, longer each time in a row. */
 static struct {
-	struct loop_timer retry_timer;
-	int failures;                   /* failed grants and creates in a row */
-	int resign_failures;            /* resignations of our own making */
-	bool resign_backoff;            /* the current resign waits first */
-} pacing;
+	int in_a_row;
+	bool hold_off;                  /* the current resign waits first */
+} own_resigns;
 
 /* The step-down sequence and what it waits on. */
 static struct {
@@ -128,7 +127,7 @@ static void update(void)
 	}
 	if (d.resign) {
 		/* Alone in the election we would win again at once: pause. */
-		pacing.resign_backoff = true;
+		own_resigns.hold_off = true;
 		elect_resign("state file cannot be written");
 	}
 	if ((sd.phase == STEPDOWN_RESIGN_FILE || sd.phase == STEPDOWN_STOP_FILE) &&
@@ -146,13 +145,7 @@ static void update(void)
 
 static void campaign_failed(const char *what, const struct etcd_result *res)
 {
-	uint64_t delay = backoff_ms(pacing.failures++);
-
-	log_warnx("%s failed (%s): %s; retrying in %" PRIu64 " ms", what,
-	    res ? res->endpoint : etcd_current_endpoint(),
-	    res ? (res->err == 0 ? "malformed answer" : res->error.message) : "no request",
-	    delay);
-	loop_timer_arm_in(&pacing.retry_timer, delay);
+	candidacy_failed(&candidacy, what, res);
 	notify_ready();
 	update();
 }
@@ -161,21 +154,10 @@ static void campaign_step(void)
 {
 	if (!is_candidate() || sd.phase != STEPDOWN_NONE || withdrawn)
 		return;
-	if (lease.grant_call || candidacy.create_call || candidacy.delete_call ||
-	    pacing.retry_timer.armed)
-		return;
-	if (lease.id == 0) {
-		if (lease_grant(&lease) < 0)
-			campaign_failed("lease grant", NULL);
-	} else if (candidacy.create_revision == 0) {
-		if (candidacy_create(&candidacy) < 0)
-			campaign_failed("creating the candidate key", NULL);
+	if (candidacy_campaign(&candidacy, &lease) < 0) {
+		notify_ready();
+		update();
 	}
-}
-
-static void retry_timer_fired(void *ud)
-{
-	campaign_step();
 }
 
 /* Our key as etcd has it now (NULL: gone): step down if it is not the
@@ -269,7 +251,6 @@ static const struct lease_events lease_events = {
 
 static void on_key_created(void *ud)
 {
-	pacing.failures = 0;
 	/* Events for the key were ignored while the txn was out; if the view
 	 * has passed its creation, it must show it still. */
 	if (view.revision >= candidacy.create_revision)
@@ -287,6 +268,11 @@ static void on_lease_unusable(const char *why, bool revoke, void *ud)
 	lease_drop(&lease, why, revoke);
 }
 
+static void on_retry(void *ud)
+{
+	campaign_step();
+}
+
 static void on_key_deleted(bool ok, void *ud)
 {
 	post(ok ? STEPDOWN_EV_DELETED : STEPDOWN_EV_DELETE_FAILED);
@@ -295,18 +281,18 @@ static void on_key_deleted(bool ok, void *ud)
 static const struct candidacy_events candidacy_events = {
 	.created = on_key_created, .create_failed = on_key_create_failed,
 	.lease_unusable = on_lease_unusable, .deleted = on_key_deleted,
+	.retry = on_retry,
 };
 
 /* ---- the step-down ------------------------------------------------------- */
 
 static void finish_resign(const char *drop_why)
 {
-	if (pacing.resign_backoff) {
+	if (own_resigns.hold_off) {
 		/* A leader hook or state file that keeps failing must not make
 		 * a lone node flap at full speed: the pause grows. */
-		pacing.resign_backoff = false;
-		loop_timer_arm_in(&pacing.retry_timer,
-		    backoff_ms(pacing.resign_failures++));
+		own_resigns.hold_off = false;
+		candidacy_hold_off(&candidacy, backoff_ms(own_resigns.in_a_row++));
 	}
 	if (drop_why)
 		lease_drop(&lease, drop_why, true);
@@ -325,7 +311,7 @@ static void perform(enum stepdown_action action)
 	case STEPDOWN_DO_NOTHING:
 		break;
 	case STEPDOWN_DO_DEMOTE:
-		loop_timer_disarm(&pacing.retry_timer);
+		candidacy_hold_off(&candidacy, 0);
 		if (stepdown_stopping(sd.phase))
 			candidacy_free(&candidacy);
 		update();
@@ -452,7 +438,7 @@ static void check_liveness(void)
 		.holds_key = candidacy.create_revision != 0,
 		.request_in_flight = lease.grant_call || candidacy.create_call ||
 		    candidacy.delete_call,
-		.retry_armed = pacing.retry_timer.armed,
+		.retry_armed = candidacy.retry_timer.armed,
 		.demotion_pending = hooks_busy() || sd.file_expiry_timer.armed,
 	};
 
@@ -482,11 +468,11 @@ void elect_hooks_done(enum km_role role, bool ok)
 		return;
 	}
 	if (role == ROLE_LEADER && ok)
-		pacing.resign_failures = 0;
+		own_resigns.in_a_row = 0;
 	if (role == ROLE_LEADER && !ok && publisher.role == ROLE_LEADER &&
 	    cfg->on_leader_failure == LEADER_FAILURE_RESIGN) {
 		log_warnx("a leader hook failed: resigning so another node can lead");
-		pacing.resign_backoff = true;
+		own_resigns.hold_off = true;
 		elect_resign("leader hook failed");
 	}
 }
@@ -546,7 +532,7 @@ int elect_start(const struct config *c)
 
 	cfg = c;
 	withdrawn = 0;
-	memset(&pacing, 0, sizeof(pacing));
+	memset(&own_resigns, 0, sizeof(own_resigns));
 	memset(&sd, 0, sizeof(sd));
 	election_prefix_len = plen + slen + 1;
 	election_prefix = xcalloc(election_prefix_len + 1, 1);
@@ -558,7 +544,6 @@ int elect_start(const struct config *c)
 	lease_init(&lease, c, &lease_events, NULL);
 	candidacy_init(&candidacy, c->node, &candidacy_events, NULL);
 	publisher_init(&publisher, c);
-	loop_timer_init(&pacing.retry_timer, retry_timer_fired, NULL);
 	loop_timer_init(&sd.hooks_wait_timer, hooks_wait_expired, NULL);
 	loop_timer_init(&sd.file_expiry_timer, file_expired, NULL);
 	loop_timer_init(&sd.stop_done_timer, stop_done_fired, NULL);
@@ -590,7 +575,7 @@ void elect_set_config(const struct config *next)
 	lease.cfg = next;
 	candidacy.node = next->node;
 	if (r < 0 && publisher.role == ROLE_LEADER) {
-		pacing.resign_backoff = true;
+		own_resigns.hold_off = true;
 		elect_resign("state file cannot be written");
 	}
 }
@@ -598,7 +583,6 @@ void elect_set_config(const struct config *next)
 void elect_free(void)
 {
 	loop_set_before_sleep(NULL);
-	loop_timer_disarm(&pacing.retry_timer);
 	loop_timer_disarm(&sd.hooks_wait_timer);
 	loop_timer_disarm(&sd.file_expiry_timer);
 	loop_timer_disarm(&sd.stop_done_timer);
