@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "state.h"
 #include "util.h"
 
 static void retry_fired(void *ud)
@@ -178,6 +179,8 @@ bool candidacy_event_is_ours(const struct candidacy *c,
 void candidacy_warn_duplicates(struct candidacy *c, const struct etcd_kv *keys,
     size_t n, bool (*ignore_lease)(int64_t lease, void *ud), void *ud)
 {
+	char shown[3 * STATE_MAX_VALUE];
+
 	for (size_t i = 0; i < n; i++) {
 		const struct etcd_kv *kv = &keys[i];
 
@@ -190,8 +193,10 @@ void candidacy_warn_duplicates(struct candidacy *c, const struct etcd_kv *keys,
 		if (c->create_call || (c->lease_id && kv->lease == c->lease_id))
 			continue;
 		c->duplicate_warned_rev = kv->create_revision;
+		if (state_encode_value(kv->key, shown, sizeof(shown)) < 0)
+			snprintf(shown, sizeof(shown), "?");
 		log_warnx("another live candidate %s already uses node id '%s': two "
-		    "daemons with one identity confuse every reader", kv->key,
+		    "daemons with one identity confuse every reader", shown,
 		    c->node);
 	}
 }

@@ -48,6 +48,25 @@ enum km_role election_role(const struct etcd_kv *keys, size_t n, int64_t view_re
 	return mine == election_leader(keys, n) ? ROLE_LEADER : ROLE_FOLLOWER;
 }
 
+/* What a node out of the election tells its service about why. */
+static enum km_reason out_because(const struct decision_input *in)
+{
+	if (in->stopping)
+		return REASON_STOPPING;
+	if (in->withdrawn & WITHDRAW_PAUSED)
+		return REASON_PAUSED;
+	if (in->withdrawn & WITHDRAW_UNHEALTHY)
+		return REASON_UNHEALTHY;
+	/* An observer without a view, or anyone whose view misses keys:
+	 * etcd cannot be read in full. */
+	if (!in->stepping_down && (!in->candidate || in->view_incomplete))
+		return REASON_ETCD_UNREACHABLE;
+	if (!in->stepping_down && in->my_key && in->lease_deadline &&
+	    in->now >= in->lease_deadline)
+		return REASON_ETCD_UNREACHABLE;
+	return in->loss != REASON_NONE ? in->loss : REASON_STARTING;
+}
+
 void decide_role(const struct decision_input *in, struct decision *out)
 {
 	const struct etcd_kv *low = election_leader(in->keys, in->n_keys);
@@ -56,20 +75,27 @@ void decide_role(const struct decision_input *in, struct decision *out)
 	out->term = low ? low->create_revision : 0;
 	out->role = ROLE_NOT_MEMBER;
 	out->resign = false;
-	if (in->stepping_down)
-		return;
+	out->reason = REASON_NONE;
+	if (in->stepping_down || in->view_incomplete)
+		goto out;
 	if (!in->candidate) {
-		out->role = in->view_valid ? ROLE_OBSERVER : ROLE_NOT_MEMBER;
-		return;
+		if (in->view_valid)
+			out->role = ROLE_OBSERVER;
+		goto out;
 	}
 	if (in->withdrawn || in->my_key == NULL || in->lease_deadline == 0 ||
 	    in->now >= in->lease_deadline)
-		return;
+		goto out;
 	out->role = election_role(in->keys, in->n_keys, in->view_revision,
 	    in->my_key, in->my_key_len, in->my_create_revision);
 	if (out->role == ROLE_LEADER && in->leader_file_failed) {
 		/* A leader nobody can see is worse than none. */
 		out->role = ROLE_NOT_MEMBER;
 		out->resign = true;
+		out->reason = REASON_STATE_UNWRITABLE;
+		return;
 	}
+out:
+	if (out->role == ROLE_NOT_MEMBER)
+		out->reason = out_because(in);
 }

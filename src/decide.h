@@ -1,7 +1,8 @@
 /*
  * decide.h - the role decision (DESIGN 1 and 2), as pure functions.
  *
- * Role, leader and term follow from a handful of facts: the view of the
+ * Role, leader, term and the reason for not_member follow from a handful
+ * of facts: the view of the
  * election, our key, our lease deadline, why we are withdrawn, and whether
  * a leader's state file could be written. Nothing here does I/O or keeps
  * state; the daemon and kingsmootctl both decide with it.
@@ -25,8 +26,12 @@ struct decision_input {
 	size_t n_keys;
 	int64_t view_revision;          /* the view is complete up to here */
 	bool view_valid;                /* the last range succeeded */
+	bool view_incomplete;           /* candidates were left out */
 	bool candidate;                 /* mode = "candidate", else observer */
 	bool stepping_down;             /* a resign or a stop is under way */
+	bool stopping;                  /* ... and it is a stop */
+	enum km_reason loss;            /* why we last fell out: the cause of
+	                                 * a resign, a lost lease or key... */
 	unsigned withdrawn;             /* WITHDRAW_* */
 	const char *my_key;             /* NULL without a lease */
 	size_t my_key_len;
@@ -41,6 +46,7 @@ struct decision {
 	const struct etcd_kv *leader;   /* points into keys; NULL: none */
 	int64_t term;                   /* the leader's create revision; 0: none */
 	bool resign;                    /* we would lead but cannot say so */
+	enum km_reason reason;          /* why not_member; REASON_NONE else */
 };
 
 void decide_role(const struct decision_input *in, struct decision *out);

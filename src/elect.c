@@ -39,6 +39,7 @@ static const struct config *cfg;
 static char *election_prefix;           /* "<prefix><service>/" */
 static size_t election_prefix_len;
 static unsigned withdrawn;              /* WITHDRAW_*: no candidacy at all */
+static enum km_reason loss;             /* why we last fell out */
 
 static struct election_view view;
 static struct lease lease;
@@ -74,6 +75,11 @@ static bool is_candidate(void)
 	return cfg->mode == MODE_CANDIDATE;
 }
 
+static uint64_t ttl_ms(const struct config *c)
+{
+	return (uint64_t)c->ttl * 1000u;
+}
+
 /* ---- deciding and publishing ------------------------------------------- */
 
 static void decide_now(struct decision *d, bool leader_file_failed)
@@ -81,8 +87,11 @@ static void decide_now(struct decision *d, bool leader_file_failed)
 	struct decision_input in = {
 		.keys = view.keys, .n_keys = view.n_keys,
 		.view_revision = view.revision, .view_valid = view.valid,
+		.view_incomplete = !view.complete,
 		.candidate = is_candidate(),
 		.stepping_down = sd.phase != STEPDOWN_NONE,
+		.stopping = stepdown_stopping(sd.phase),
+		.loss = loss,
 		.withdrawn = withdrawn,
 		.my_key = candidacy.key, .my_key_len = candidacy.key_len,
 		.my_create_revision = candidacy.create_revision,
@@ -98,8 +107,8 @@ static int publish_decision(const struct decision *d)
 {
 	struct publication next = {
 		.role = d->role, .leader = d->leader ? d->leader->value : "",
-		.term = d->term, .deadline = lease.deadline,
-		.renewed_sent = lease.renewed_sent, .withdrawn = withdrawn,
+		.term = d->term, .reason = d->reason, .deadline = lease.deadline,
+		.renewed_sent = lease.renewed_sent,
 	};
 
 	return publish(&publisher, &next);
@@ -128,7 +137,7 @@ static void update(void)
 	if (d.resign) {
 		/* Alone in the election we would win again at once: pause. */
 		own_resigns.hold_off = true;
-		elect_resign("state file cannot be written");
+		elect_resign(REASON_STATE_UNWRITABLE, "state file cannot be written");
 	}
 	if ((sd.phase == STEPDOWN_RESIGN_FILE || sd.phase == STEPDOWN_STOP_FILE) &&
 	    publisher.file_leader_until == 0)
@@ -145,6 +154,7 @@ static void update(void)
 
 static void campaign_failed(const char *what, const struct etcd_result *res)
 {
+	loss = REASON_ETCD_UNREACHABLE;
 	candidacy_failed(&candidacy, what, res);
 	notify_ready();
 	update();
@@ -155,6 +165,7 @@ static void campaign_step(void)
 	if (!is_candidate() || sd.phase != STEPDOWN_NONE || withdrawn)
 		return;
 	if (candidacy_campaign(&candidacy, &lease) < 0) {
+		loss = REASON_ETCD_UNREACHABLE;
 		notify_ready();
 		update();
 	}
@@ -172,6 +183,7 @@ static void check_my_key(const struct etcd_kv *kv)
 		break;
 	case KEY_GONE:
 		log_warnx("our key %s was deleted in etcd", candidacy.key);
+		loss = REASON_KEY_LOST;
 		candidacy.create_revision = 0;
 		campaign_step();
 		break;
@@ -180,7 +192,7 @@ static void check_my_key(const struct etcd_kv *kv)
 		    candidacy.key);
 		/* Delete what stands there now when resigning. */
 		candidacy.create_revision = kv->create_revision;
-		elect_resign("our key was changed");
+		elect_resign(REASON_KEY_LOST, "our key was changed");
 		break;
 	}
 }
@@ -212,6 +224,13 @@ static void on_view_sync_failed(void *ud)
 	notify_ready();
 }
 
+static void on_lease_renewal(void *ud)
+{
+	/* etcd has reached this revision: the watch owes us up to it. */
+	view_etcd_revision(&view, lease.etcd_revision);
+	update();
+}
+
 static const struct view_events view_events = {
 	.event = on_view_event, .synced = on_view_synced,
 	.changed = on_changed, .sync_failed = on_view_sync_failed,
@@ -236,8 +255,10 @@ static void on_lease_grant_failed(const struct etcd_result *res, void *ud)
 }
 
 
-static void on_lease_dropped(void *ud)
+static void on_lease_dropped(enum km_reason reason, void *ud)
 {
+	if (reason != REASON_NONE)
+		loss = reason;
 	candidacy_clear(&candidacy);
 	update();
 	campaign_step();
@@ -245,7 +266,7 @@ static void on_lease_dropped(void *ud)
 
 static const struct lease_events lease_events = {
 	.wanted = on_lease_wanted, .granted = on_lease_granted,
-	.grant_failed = on_lease_grant_failed, .renewal = on_changed,
+	.grant_failed = on_lease_grant_failed, .renewal = on_lease_renewal,
 	.dropped = on_lease_dropped,
 };
 
@@ -265,7 +286,7 @@ static void on_key_create_failed(const struct etcd_result *res, void *ud)
 
 static void on_lease_unusable(const char *why, bool revoke, void *ud)
 {
-	lease_drop(&lease, why, revoke);
+	lease_drop(&lease, REASON_LEASE_LOST, why, revoke);
 }
 
 static void on_retry(void *ud)
@@ -295,7 +316,7 @@ static void finish_resign(const char *drop_why)
 		candidacy_hold_off(&candidacy, backoff_ms(own_resigns.in_a_row++));
 	}
 	if (drop_why)
-		lease_drop(&lease, drop_why, true);
+		lease_drop(&lease, REASON_NONE, drop_why, true);
 	update();
 	campaign_step();
 }
@@ -353,7 +374,13 @@ static void perform(enum stepdown_action action)
 		if (lease_revoke(&lease, on_lease_revoked) < 0)
 			post(STEPDOWN_EV_REVOKED);
 		break;
-	case STEPDOWN_DO_FINISH_STOP:
+	case STEPDOWN_DO_FINISH_STOP: {
+		struct publication stopped = { .role = ROLE_NOT_MEMBER,
+		    .leader = "", .reason = REASON_STOPPED };
+
+		/* The file says the hooks and the revoke are over, so that
+		 * --cleanup has nothing left to do. */
+		(void)publish(&publisher, &stopped);
 		candidacy_free(&candidacy);
 		lease_free(&lease);
 		view_stop(&view);
@@ -361,6 +388,7 @@ static void perform(enum stepdown_action action)
 		 * callback. */
 		loop_timer_arm_in(&sd.stop_done_timer, 0);
 		break;
+	}
 	}
 }
 
@@ -453,7 +481,7 @@ static void check_liveness(void)
 	sd.phase = STEPDOWN_NONE;
 	sd.pending = 0;
 	if (lease.id)
-		lease_drop(&lease, "restarting a stalled candidacy", true);
+		lease_drop(&lease, REASON_NONE, "restarting a stalled candidacy", true);
 	update();
 	campaign_step();
 }
@@ -473,16 +501,17 @@ void elect_hooks_done(enum km_role role, bool ok)
 	    cfg->on_leader_failure == LEADER_FAILURE_RESIGN) {
 		log_warnx("a leader hook failed: resigning so another node can lead");
 		own_resigns.hold_off = true;
-		elect_resign("leader hook failed");
+		elect_resign(REASON_HOOK_FAILED, "leader hook failed");
 	}
 }
 
-void elect_resign(const char *why)
+void elect_resign(enum km_reason reason, const char *why)
 {
 	if (cfg == NULL || sd.phase != STEPDOWN_NONE || !is_candidate() ||
 	    (sd.pending & (1u << STEPDOWN_EV_RESIGN)))
 		return;
 	log_notice("stepping down: %s", why);
+	loss = reason;
 	post(STEPDOWN_EV_RESIGN);
 }
 
@@ -497,7 +526,6 @@ static void set_withdrawn(unsigned reason, bool on, const char *what)
 		return;
 	if (withdrawn) {
 		log_notice("%s: withdrawing from the election", what);
-		publisher_announce(&publisher, withdrawn);
 		post(STEPDOWN_EV_RESIGN);
 		return;
 	}
@@ -532,6 +560,7 @@ int elect_start(const struct config *c)
 
 	cfg = c;
 	withdrawn = 0;
+	loss = REASON_STARTING;
 	memset(&own_resigns, 0, sizeof(own_resigns));
 	memset(&sd, 0, sizeof(sd));
 	election_prefix_len = plen + slen + 1;
@@ -541,6 +570,10 @@ int elect_start(const struct config *c)
 	election_prefix[election_prefix_len - 1] = '/';
 
 	view_init(&view, election_prefix, election_prefix_len, &view_events, NULL);
+	/* A candidate compares the watch with its renewals; an observer has
+	 * only the watch's own silence to go by. */
+	view_set_staleness(&view, is_candidate() ? ttl_ms(c) : 3 * ttl_ms(c),
+	    !is_candidate());
 	lease_init(&lease, c, &lease_events, NULL);
 	candidacy_init(&candidacy, c->node, &candidacy_events, NULL);
 	publisher_init(&publisher, c);
@@ -559,7 +592,7 @@ int elect_start(const struct config *c)
 	log_info("%s in election %s as '%s' (endpoints %s, TTL %" PRId64 " s)",
 	    is_candidate() ? "campaigning" : "observing", election_prefix, c->node,
 	    etcd_current_endpoint(), c->ttl);
-	publisher_announce(&publisher, withdrawn);
+	publisher_announce(&publisher);
 	view_start(&view);
 	campaign_step();
 	loop_set_before_sleep(check_liveness);
@@ -576,7 +609,7 @@ void elect_set_config(const struct config *next)
 	candidacy.node = next->node;
 	if (r < 0 && publisher.role == ROLE_LEADER) {
 		own_resigns.hold_off = true;
-		elect_resign("state file cannot be written");
+		elect_resign(REASON_STATE_UNWRITABLE, "state file cannot be written");
 	}
 }
 

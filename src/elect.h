@@ -15,7 +15,7 @@ int elect_start(const struct config *cfg);
 /* Swap in a configuration that needs no new session. */
 void elect_set_config(const struct config *cfg);
 /* SIGUSR1: step down, then campaign again at the back of the queue. */
-void elect_resign(const char *why);
+void elect_resign(enum km_reason reason, const char *why);
 /* Maintenance mode: step down the same way and hold no candidacy until
  * resumed. */
 void elect_set_paused(bool paused);

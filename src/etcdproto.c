@@ -106,9 +106,12 @@ json_t *etcd_req_delete_if_created(const char *key, size_t key_len,
 
 json_t *etcd_req_watch_prefix(const char *prefix, size_t len, int64_t start_revision)
 {
-	return json_pack("{s:{s:o,s:o,s:o}}", "create_request",
+	/* progress_notify: an idle watch still says how far it has got, at
+	 * etcd's --experimental-watch-progress-notify-interval. */
+	return json_pack("{s:{s:o,s:o,s:o,s:b}}", "create_request",
 	    "key", json_b64(prefix, len), "range_end", range_end_b64(prefix, len),
-	    "start_revision", json_int64_string(start_revision));
+	    "start_revision", json_int64_string(start_revision),
+	    "progress_notify", 1);
 }
 
 json_t *etcd_req_authenticate(const char *name, const char *password)
@@ -142,21 +145,41 @@ int etcd_parse_grant(json_t *body, int64_t *id, int64_t *ttl)
 	return 0;
 }
 
-int etcd_parse_keepalive(json_t *body, int64_t *ttl)
+static int parse_keepalive(json_t *body, int64_t *id, int64_t *ttl)
 {
 	json_t *result;
 
 	*ttl = 0;
+	*id = 0;
 	if (!json_is_object(body))
 		return -EPROTO;
 	result = json_object_get(body, "result");
 	if (!json_is_object(result))
 		return -EPROTO;
-	if (etcd_json_int64(result, "TTL", ttl) < 0)
+	if (etcd_json_int64(result, "TTL", ttl) < 0 ||
+	    etcd_json_int64(result, "ID", id) < 0)
 		return -EPROTO;
 	if (*ttl < 0)
 		*ttl = 0;
 	return 0;
+}
+
+int etcd_parse_keepalive(json_t *body, int64_t *ttl)
+{
+	int64_t id;
+
+	return parse_keepalive(body, &id, ttl);
+}
+
+int etcd_parse_keepalive_for(json_t *body, int64_t lease, int64_t *ttl)
+{
+	int64_t id;
+
+	if (parse_keepalive(body, &id, ttl) < 0)
+		return -EPROTO;
+	/* etcd names the lease even when it is gone: an answer about any
+	 * other says nothing about ours. */
+	return id == lease ? 0 : -EPROTO;
 }
 
 static int kv_bytes(json_t *obj, const char *field, char **out, size_t *len)

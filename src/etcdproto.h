@@ -71,6 +71,8 @@ int etcd_parse_header_revision(json_t *body, int64_t *revision);
 int etcd_parse_grant(json_t *body, int64_t *id, int64_t *ttl);
 /* ttl is 0 when the lease is gone (the gateway omits TTL). */
 int etcd_parse_keepalive(json_t *body, int64_t *ttl);
+/* The same, and the answer must name lease. */
+int etcd_parse_keepalive_for(json_t *body, int64_t lease, int64_t *ttl);
 int etcd_parse_create(json_t *body, bool *created, int64_t *create_revision,
     int64_t *lease);
 int etcd_parse_range(json_t *body, int64_t *revision, struct etcd_kv **kvs,

@@ -53,7 +53,7 @@
 #define HOOK_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define HOOK_DEFAULT_TIMEOUT 10.0
 #define HOOK_MAX_TIMEOUT 86400.0
-#define HOOK_ENV_COUNT 8
+#define HOOK_ENV_COUNT 9
 
 struct batch {
 	enum km_role role;
@@ -274,6 +274,7 @@ static struct batch *batch_new(const struct hook_env *env)
 	b->envp[i++] = env_entry("KINGSMOOT_LEADER", env->leader);
 	b->envp[i++] = env_entry("KINGSMOOT_TERM", term);
 	b->envp[i++] = env_entry("KINGSMOOT_STATE_FILE", env->state_file);
+	b->envp[i++] = env_entry("KINGSMOOT_REASON", env->reason ? env->reason : "");
 	b->envp[i] = NULL;
 	return b;
 }

@@ -28,6 +28,7 @@ struct hook_env {
 	const char *leader;       /* "" when unknown */
 	int64_t term;
 	const char *state_file;
+	const char *reason;       /* "" unless not_member */
 };
 
 /* A batch that ran to its end (not superseded). ok is false when any hook

@@ -117,6 +117,8 @@ static int cmd_status(const char *state_file, bool quiet)
 
 	printf("%-12s %s%s%s\n", "role:", role_name(st.role),
 	    stale ? " (stale)" : "", state_paused(state_file) ? " (paused)" : "");
+	if (st.role == ROLE_NOT_MEMBER && st.reason != REASON_NONE)
+		printf("%-12s %s\n", "reason:", reason_name(st.reason));
 	/* Values as the file has them: a foreign candidate's value may hold
 	 * newlines, and one line per field is the format. */
 	printf("%-12s %s\n", "service:", encoded(st.service));
@@ -235,9 +237,12 @@ static void print_change(const struct state *st, bool stale)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	printf("%s.%03ldZ %s%s leader=%s term=%" PRId64 "\n", when,
+	printf("%s.%03ldZ %s%s leader=%s term=%" PRId64 "%s%s\n", when,
 	    ts.tv_nsec / 1000000, role_name(st->role), stale ? " (stale)" : "",
-	    st->leader[0] ? encoded(st->leader) : "-", st->term);
+	    st->leader[0] ? encoded(st->leader) : "-", st->term,
+	    st->role == ROLE_NOT_MEMBER && st->reason != REASON_NONE ?
+	    " reason=" : "", st->role == ROLE_NOT_MEMBER ?
+	    reason_name(st->reason) : "");
 	fflush(stdout);
 }
 

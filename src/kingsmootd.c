@@ -51,7 +51,8 @@ static void usage(FILE *out)
 	    "                  [--cleanup] [-V] [-h]\n");
 }
 
-static void write_not_member(const struct config *cfg, pid_t pid)
+static void write_not_member(const struct config *cfg, pid_t pid,
+    enum km_reason reason)
 {
 	struct state st;
 	int r;
@@ -62,6 +63,7 @@ static void write_not_member(const struct config *cfg, pid_t pid)
 	snprintf(st.node, sizeof(st.node), "%s", cfg->node);
 	st.since = now_unix();
 	st.pid = pid;
+	st.reason = reason;
 	r = state_write(cfg->state_file, &st);
 	if (r < 0)
 		log_err("cannot write state file %s: %s", cfg->state_file, strerror(-r));
@@ -178,7 +180,7 @@ static void signal_ready(int fd, short revents, void *ud)
 			elect_stop(stopped, NULL);
 			break;
 		case SIGUSR1:
-			elect_resign("SIGUSR1");
+			elect_resign(REASON_RESIGNED, "SIGUSR1");
 			break;
 		case SIGHUP:
 			reload();
@@ -212,6 +214,20 @@ static void cleanup_hooks_done(enum km_role role, bool ok, void *ud)
 }
 
 /* ExecStopPost=: never leave leader or follower behind a dead daemon. */
+/*
+ * A leader or follower left behind, or a not_member whose demotion may not
+ * have finished its hooks (any reason the daemon writes while it runs),
+ * gets the not_member hooks. Only "stopped" (a clean exit), "cleanup" (us,
+ * before) and files without a REASON (older versions) are left alone.
+ */
+static bool needs_cleanup(const struct state *old)
+{
+	if (old->role == ROLE_LEADER || old->role == ROLE_FOLLOWER)
+		return true;
+	return old->role == ROLE_NOT_MEMBER && old->reason != REASON_NONE &&
+	    old->reason != REASON_STOPPED && old->reason != REASON_CLEANUP;
+}
+
 static int run_cleanup(const struct config *cfg)
 {
 	struct state old;
@@ -225,14 +241,19 @@ static int run_cleanup(const struct config *cfg)
 	if (r < 0) {
 		log_warnx("%s is unreadable (%s); rewriting it as not_member",
 		    cfg->state_file, strerror(-r));
-		write_not_member(cfg, 0);
+		write_not_member(cfg, 0, REASON_CLEANUP);
 		return 0;
 	}
-	if (old.role != ROLE_LEADER && old.role != ROLE_FOLLOWER)
+	if (!needs_cleanup(&old))
 		return 0;
-	log_notice("%s still says %s; rewriting it as not_member", cfg->state_file,
-	    role_name(old.role));
-	write_not_member(cfg, 0);
+	if (old.role == ROLE_NOT_MEMBER)
+		log_notice("%s says not_member (%s) but the daemon is gone: its "
+		    "not_member hooks may not have finished; running them",
+		    cfg->state_file, reason_name(old.reason));
+	else
+		log_notice("%s still says %s; rewriting it as not_member",
+		    cfg->state_file, role_name(old.role));
+	write_not_member(cfg, 0, REASON_CLEANUP);
 
 	multi = curl_multi_init();
 	if (multi == NULL)
@@ -244,6 +265,7 @@ static int run_cleanup(const struct config *cfg)
 		.role = ROLE_NOT_MEMBER, .previous_role = old.role,
 		.service = cfg->service, .node = cfg->node, .leader = "",
 		.term = 0, .state_file = cfg->state_file,
+		.reason = reason_name(REASON_CLEANUP),
 	};
 	hooks_transition(&env);
 	/* Every hook is bounded by hooks.timeout and the SIGKILL after it. */
@@ -322,7 +344,7 @@ int main(int argc, char *argv[])
 		return run_cleanup(config);
 
 	/* Before anything can fail or block: a stale leader file must go. */
-	write_not_member(config, getpid());
+	write_not_member(config, getpid(), REASON_STARTING);
 	warn_unimplemented(config);
 
 	sigfd = setup_signals(&mask);

@@ -73,7 +73,8 @@ static void stop_renewing(struct lease *l)
 	loop_timer_disarm(&l->deadline_timer);
 }
 
-void lease_drop(struct lease *l, const char *why, bool revoke)
+void lease_drop(struct lease *l, enum km_reason reason, const char *why,
+    bool revoke)
 {
 	if (l->id == 0)
 		return;
@@ -84,13 +85,26 @@ void lease_drop(struct lease *l, const char *why, bool revoke)
 	stop_renewing(l);
 	l->id = 0;
 	l->deadline = 0;
-	l->events->dropped(l->ud);
+	l->events->dropped(reason, l->ud);
 }
 
 static void arm_renewal(struct lease *l, uint64_t sent, int64_t ttl)
 {
 	uint64_t margin = sec_to_ms(l->cfg->margin);
-	uint64_t ttl_ms = (uint64_t)ttl * 1000u;
+	uint64_t ttl_ms;
+
+	/* etcd grants and renews the TTL we asked for. A larger one is a
+	 * fault or tampering, and trusting it would stretch the deadline,
+	 * and VALID_UNTIL, beyond what etcd keeps the lease for. */
+	if (ttl > l->cfg->ttl) {
+		if (!l->ttl_clamp_logged)
+			log_warnx("etcd reports TTL %" PRId64 " s for lease %" PRIx64
+			    ", more than the %" PRId64 " s asked for; using %" PRId64 " s",
+			    ttl, (uint64_t)l->id, l->cfg->ttl, l->cfg->ttl);
+		l->ttl_clamp_logged = true;
+		ttl = l->cfg->ttl;
+	}
+	ttl_ms = (uint64_t)ttl * 1000u;
 
 	/* etcd cannot expire the lease before sent + TTL. */
 	l->renewed_sent = sent;
@@ -101,7 +115,8 @@ static void arm_renewal(struct lease *l, uint64_t sent, int64_t ttl)
 
 static void deadline_passed(void *ud)
 {
-	lease_drop(ud, "lease deadline passed without a renewal", true);
+	lease_drop(ud, REASON_ETCD_UNREACHABLE,
+	    "lease deadline passed without a renewal", true);
 }
 
 static void keepalive_done(const struct etcd_result *res, void *ud)
@@ -111,12 +126,16 @@ static void keepalive_done(const struct etcd_result *res, void *ud)
 	int64_t ttl = 0;
 
 	l->keepalive_call = NULL;
-	if (res->err == 0 && etcd_parse_keepalive(res->body, &ttl) == 0) {
+	if (res->err == 0 &&
+	    etcd_parse_keepalive_for(res->body, l->id, &ttl) == 0) {
 		if (ttl <= 0) {
-			lease_drop(l, "etcd says the lease is gone", false);
+			lease_drop(l, REASON_LEASE_LOST, "etcd says the lease is gone",
+			    false);
 			return;
 		}
 		arm_renewal(l, l->keepalive_sent, ttl);
+		(void)etcd_parse_header_revision(json_object_get(res->body, "result"),
+		    &l->etcd_revision);
 		l->events->renewal(l->ud);
 		return;
 	}
@@ -157,6 +176,7 @@ static void grant_done(const struct etcd_result *res, void *ud)
 	}
 	revoke_abandoned(l);
 	l->id = id;
+	l->ttl_clamp_logged = false;
 	log_debug("granted lease %" PRIx64 " with TTL %" PRId64 " s", (uint64_t)id, ttl);
 	arm_renewal(l, l->grant_sent, ttl);
 	l->events->granted(l->ud);

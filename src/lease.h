@@ -15,6 +15,7 @@
 #include "config.h"
 #include "etcd.h"
 #include "loop.h"
+#include "state.h"
 
 #define LEASES_ABANDONED_MAX 8
 
@@ -26,8 +27,9 @@ struct lease_events {
 	void (*grant_failed)(const struct etcd_result *res, void *ud);
 	/* A keepalive answered (the deadline moved) or failed (it did not). */
 	void (*renewal)(void *ud);
-	/* The lease is given up: whatever hung on it is gone. */
-	void (*dropped)(void *ud);
+	/* The lease is given up: whatever hung on it is gone. reason says why
+	 * (REASON_NONE: for a cause the owner already knows). */
+	void (*dropped)(enum km_reason reason, void *ud);
 };
 
 struct lease {
@@ -36,6 +38,8 @@ struct lease {
 	uint64_t deadline;              /* CLOCK_BOOTTIME ms; 0 without a lease */
 	uint64_t renewed_sent;          /* the send time the deadline counts from */
 	uint64_t grant_sent, keepalive_sent;
+	bool ttl_clamp_logged;
+	int64_t etcd_revision;          /* header.revision of the last renewal */
 	struct etcd_call *grant_call, *keepalive_call, *revoke_call;
 	struct loop_timer keepalive_timer, deadline_timer;
 	struct abandoned_lease {
@@ -55,7 +59,8 @@ void lease_init(struct lease *l, const struct config *cfg,
 /* Ask for a lease; -EIO when the request could not even be started. */
 int lease_grant(struct lease *l);
 /* Forget the lease locally; revoke it when etcd may still hold it. */
-void lease_drop(struct lease *l, const char *why, bool revoke);
+void lease_drop(struct lease *l, enum km_reason reason, const char *why,
+    bool revoke);
 /* Stop renewing and revoke, for a clean exit. revoked() runs from the
  * loop once etcd answered or failed; -EIO if nothing could be sent. */
 int lease_revoke(struct lease *l, void (*revoked)(void *ud));

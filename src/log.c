@@ -35,6 +35,16 @@ static const char *level_name(int prio)
 	}
 }
 
+void log_defang(char *text)
+{
+	/* A newline would start a line of the journal's with a priority of
+	 * its own choosing ("\n<0>..."), and other controls (a tab aside)
+	 * confuse readers. */
+	for (unsigned char *p = (unsigned char *)text; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			*p = '?';
+}
+
 static void log_emit(int prio, const char *suffix, const char *fmt, va_list ap)
 {
 	char line[2048];
@@ -45,6 +55,9 @@ static void log_emit(int prio, const char *suffix, const char *fmt, va_list ap)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
 		return;
+	/* Values from outside are encoded where they enter; this is the
+	 * last line of defence for anything that was not. */
+	log_defang(line);
 	if (log_tty)
 		fprintf(stderr, "kingsmootd: %s%s%s%s\n", level_name(prio), line,
 		    suffix ? ": " : "", suffix ? suffix : "");

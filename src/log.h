@@ -11,6 +11,8 @@
 
 void log_init(int verbosity);
 void log_set_verbosity(int verbosity);
+/* Replace control characters in text with '?', in place. */
+void log_defang(char *text);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -59,6 +59,8 @@ void notify_status(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* sd_notify splits at newlines: one in STATUS= would be a command. */
+	log_defang(text);
 	sd_notifyf(0, "STATUS=%s", text);
 }
 

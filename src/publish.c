@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "decide.h"
 #include "hook.h"
 #include "log.h"
 #include "notify.h"
@@ -30,7 +29,7 @@ void publisher_init(struct publisher *p, const struct config *cfg)
 	    st.role == ROLE_NOT_MEMBER && st.pid == getpid());
 }
 
-void publisher_announce(const struct publisher *p, unsigned withdrawn)
+void publisher_announce(const struct publisher *p)
 {
 	const char *service = p->cfg->service;
 
@@ -40,16 +39,15 @@ void publisher_announce(const struct publisher *p, unsigned withdrawn)
 		break;
 	case ROLE_FOLLOWER:
 		notify_status("follower of %s (leader %s, term %" PRId64 ")",
-		    service, p->leader, p->term);
+		    service, p->leader_shown, p->term);
 		break;
 	case ROLE_OBSERVER:
 		notify_status("observer of %s (leader %s, term %" PRId64 ")",
-		    service, p->leader[0] ? p->leader : "none", p->term);
+		    service, p->leader[0] ? p->leader_shown : "none", p->term);
 		break;
 	default:
-		notify_status("not_member of %s%s", service,
-		    (withdrawn & WITHDRAW_PAUSED) ? " (paused)" :
-		    (withdrawn & WITHDRAW_UNHEALTHY) ? " (unhealthy)" : "");
+		notify_status("not_member of %s (%s)", service,
+		    p->reason != REASON_NONE ? reason_name(p->reason) : "starting");
 		break;
 	}
 }
@@ -90,6 +88,7 @@ static int write_state(struct publisher *p, const struct publication *next,
 	st.since = since;
 	st.valid_until = leads ? boottime_to_unix(next->deadline) : 0;
 	st.pid = getpid();
+	st.reason = next->reason;
 	r = state_write(cfg->state_file, &st);
 	if (r < 0) {
 		/* Retried on every update; one error line per outage. */
@@ -111,10 +110,13 @@ int publish(struct publisher *p, const struct publication *next)
 	bool role_changed = next->role != p->role;
 	/* p->leader holds at most STATE_MAX_VALUE - 1 bytes of a longer one. */
 	bool changed = role_changed || next->term != p->term ||
+	    next->reason != p->reason ||
 	    strncmp(next->leader, p->leader, sizeof(p->leader) - 1) != 0;
 	bool renewed = next->role == ROLE_LEADER &&
 	    next->deadline != p->file_leader_until;
 	enum km_role previous = p->role;
+	int64_t previous_term = p->term;
+	char previous_leader[STATE_MAX_VALUE];
 	double since;
 	int r;
 
@@ -126,30 +128,38 @@ int publish(struct publisher *p, const struct publication *next)
 		return r;
 	if (!changed)
 		return 0;
+	memcpy(previous_leader, p->leader, sizeof(previous_leader));
 	p->role = next->role;
 	p->since = since;
 	p->term = next->term;
+	p->reason = next->reason;
 	snprintf(p->leader, sizeof(p->leader), "%s", next->leader);
+	/* A candidate's value is whatever any etcd client wrote. */
+	if (state_encode_value(p->leader, p->leader_shown,
+	    sizeof(p->leader_shown)) < 0)
+		snprintf(p->leader_shown, sizeof(p->leader_shown), "?");
 	if (role_changed) {
 		struct hook_env env = {
 			.role = p->role, .previous_role = previous,
 			.service = p->cfg->service, .node = p->cfg->node,
 			.leader = p->leader, .term = p->term,
 			.state_file = p->cfg->state_file,
+			.reason = reason_name(p->reason),
 		};
 		/* A non-leader role is taken even when the file could not say
 		 * so (the write is retried); the log must not pretend. */
 		log_info("role %s -> %s (leader '%s', term %" PRId64 ")%s",
-		    role_name(previous), role_name(p->role), p->leader, p->term,
+		    role_name(previous), role_name(p->role), p->leader_shown, p->term,
 		    r < 0 ? " [state file not written]" : "");
 		hooks_transition(&env);
-	} else {
+	} else if (next->term != previous_term ||
+	    strcmp(p->leader, previous_leader) != 0) {
 		/* News to a follower or observer; a not_member acts on nothing. */
 		(p->role == ROLE_NOT_MEMBER ? log_debug : log_info)(
 		    "leader of %s is now '%s' (term %" PRId64 ")",
-		    p->cfg->service, p->leader, p->term);
+		    p->cfg->service, p->leader_shown, p->term);
 	}
-	publisher_announce(p, next->withdrawn);
+	publisher_announce(p);
 	return 0;
 }
 
@@ -159,7 +169,8 @@ int publisher_set_config(struct publisher *p, const struct config *cfg,
 	bool moved = strcmp(p->cfg->state_file, cfg->state_file) != 0;
 	struct publication now = {
 		.role = p->role, .leader = p->leader, .term = p->term,
-		.deadline = deadline, .renewed_sent = renewed_sent,
+		.reason = p->reason, .deadline = deadline,
+		.renewed_sent = renewed_sent,
 	};
 	struct state old;
 
@@ -170,6 +181,8 @@ int publisher_set_config(struct publisher *p, const struct config *cfg,
 		old.leader[0] = '\0';
 		old.term = 0;
 		old.valid_until = 0;
+		/* Nothing will maintain it, and nothing is left to clean up. */
+		old.reason = REASON_STOPPED;
 		old.since = now_unix();
 		if (state_write(p->cfg->state_file, &old) < 0)
 			log_warnx("could not retire the old state file %s",

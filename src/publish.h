@@ -17,8 +17,11 @@
 struct publisher {
 	const struct config *cfg;
 	enum km_role role;
-	char leader[STATE_MAX_VALUE];
+	char leader[STATE_MAX_VALUE];   /* raw: for the hooks only */
+	char leader_shown[3 * STATE_MAX_VALUE]; /* percent-encoded, once:
+	                                 * for the log and STATUS= */
 	int64_t term;
+	enum km_reason reason;
 	double since;                   /* Unix time the role was taken */
 	bool file_stale;                /* the last write failed */
 	uint64_t file_leader_until;     /* the file claims leadership until
@@ -30,9 +33,9 @@ struct publication {
 	enum km_role role;
 	const char *leader;             /* "" when none */
 	int64_t term;
+	enum km_reason reason;          /* REASON_NONE unless not_member */
 	uint64_t deadline;              /* a leader's, behind VALID_UNTIL */
 	uint64_t renewed_sent;          /* the keepalive send it counts from */
-	unsigned withdrawn;             /* WITHDRAW_*, for STATUS= */
 };
 
 void publisher_init(struct publisher *p, const struct config *cfg);
@@ -44,7 +47,7 @@ void publisher_init(struct publisher *p, const struct config *cfg);
  */
 int publish(struct publisher *p, const struct publication *next);
 /* STATUS= for the current role. */
-void publisher_announce(const struct publisher *p, unsigned withdrawn);
+void publisher_announce(const struct publisher *p);
 /* The configuration changed; a moved state file is retired and the
  * current role written at the new path. -errno if a leader's failed. */
 int publisher_set_config(struct publisher *p, const struct config *cfg,

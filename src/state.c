@@ -32,6 +32,37 @@ const char *role_name(enum km_role role)
 	return role_names[role];
 }
 
+static const char *const reason_names[] = {
+	[REASON_NONE] = "",
+	[REASON_STARTING] = "starting",
+	[REASON_ETCD_UNREACHABLE] = "etcd_unreachable",
+	[REASON_LEASE_LOST] = "lease_lost",
+	[REASON_KEY_LOST] = "key_lost",
+	[REASON_RESIGNED] = "resigned",
+	[REASON_PAUSED] = "paused",
+	[REASON_UNHEALTHY] = "unhealthy",
+	[REASON_HOOK_FAILED] = "hook_failed",
+	[REASON_STATE_UNWRITABLE] = "state_unwritable",
+	[REASON_STOPPING] = "stopping",
+	[REASON_STOPPED] = "stopped",
+	[REASON_CLEANUP] = "cleanup",
+};
+
+const char *reason_name(enum km_reason reason)
+{
+	if ((unsigned)reason >= sizeof(reason_names) / sizeof(reason_names[0]))
+		return "";
+	return reason_names[reason];
+}
+
+enum km_reason reason_parse(const char *name)
+{
+	for (unsigned i = 1; i < sizeof(reason_names) / sizeof(reason_names[0]); i++)
+		if (strcmp(name, reason_names[i]) == 0)
+			return (enum km_reason)i;
+	return REASON_NONE;
+}
+
 int role_parse(const char *name, enum km_role *out)
 {
 	for (unsigned i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++) {
@@ -118,9 +149,10 @@ int state_format(const struct state *st, char *buf, size_t buflen)
 		return -ENOSPC;
 	n = snprintf(buf, buflen,
 	    "ROLE=%s\nSERVICE=%s\nNODE=%s\nLEADER=%s\nTERM=%" PRId64 "\n"
-	    "SINCE=%.3f\nVALID_UNTIL=%.3f\nPID=%ld\n",
+	    "SINCE=%.3f\nVALID_UNTIL=%.3f\nPID=%ld\nREASON=%s\n",
 	    role_name(st->role), service, node, leader, st->term, st->since,
-	    st->role == ROLE_LEADER ? st->valid_until : 0.0, (long)st->pid);
+	    st->role == ROLE_LEADER ? st->valid_until : 0.0, (long)st->pid,
+	    st->role == ROLE_NOT_MEMBER ? reason_name(st->reason) : "");
 	if (n < 0 || (size_t)n >= buflen)
 		return -ENOSPC;
 	return n;
@@ -179,6 +211,8 @@ int state_parse(const char *text, struct state *st)
 			errno = 0;
 			st->pid = (pid_t)strtol(value, &end, 10);
 			r = errno || *end ? -EINVAL : 0;
+		} else if (strcmp(key, "REASON") == 0) {
+			st->reason = reason_parse(value);
 		}
 		/* Unknown keys are tolerated: a newer daemon may add some. */
 		if (r < 0)

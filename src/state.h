@@ -14,6 +14,28 @@ enum km_role { ROLE_NOT_MEMBER, ROLE_FOLLOWER, ROLE_LEADER, ROLE_OBSERVER };
 const char *role_name(enum km_role role);
 int role_parse(const char *name, enum km_role *out);
 
+/* Why a node is not_member (DESIGN 6, REASON=); REASON_NONE otherwise. */
+enum km_reason {
+	REASON_NONE,
+	REASON_STARTING,
+	REASON_ETCD_UNREACHABLE,
+	REASON_LEASE_LOST,
+	REASON_KEY_LOST,
+	REASON_RESIGNED,
+	REASON_PAUSED,
+	REASON_UNHEALTHY,
+	REASON_HOOK_FAILED,
+	REASON_STATE_UNWRITABLE,
+	REASON_STOPPING,
+	REASON_STOPPED,
+	REASON_CLEANUP,
+};
+
+/* "" for REASON_NONE. */
+const char *reason_name(enum km_reason reason);
+/* An unknown name is REASON_NONE: a newer daemon may add reasons. */
+enum km_reason reason_parse(const char *name);
+
 #define STATE_MAX_VALUE 1024
 
 struct state {
@@ -25,6 +47,7 @@ struct state {
 	double since;                  /* Unix time */
 	double valid_until;            /* Unix time; 0 unless leader */
 	pid_t pid;
+	enum km_reason reason;         /* REASON_NONE unless not_member */
 };
 
 /* Write atomically: temp file in the same directory, fsync, rename,

@@ -61,15 +61,78 @@ static void put_key(struct election_view *v, struct etcd_kv *kv)
 		v->keys = p;
 		v->keys[v->n_keys++] = *kv;
 	} else {
-		log_warnx("election %s holds more than %d candidates; ignoring %s",
-		    v->prefix, ETCD_MAX_KVS, kv->key);
+		log_warnx("election %s holds more than %d candidates: the view is "
+		    "incomplete until it has fewer", v->prefix, ETCD_MAX_KVS);
 		etcd_kv_clear(kv);
+		v->complete = false;
 		return;
 	}
 	memset(kv, 0, sizeof(*kv));
 }
 
 static void sync_start(struct election_view *v);
+
+/* The watch is fresh again: wait for the next reason to doubt it. */
+static void watch_fresh(struct election_view *v)
+{
+	v->owed_revision = 0;
+	if (v->silence_is_stale && v->stale_after_ms && v->watch)
+		loop_timer_arm_in(&v->stale_timer, v->stale_after_ms);
+	else
+		loop_timer_disarm(&v->stale_timer);
+}
+
+static void stale_fired(void *ud)
+{
+	struct election_view *v = ud;
+
+	if (v->owed_revision)
+		log_info("election watch has not shown revision %" PRId64 " %.1f s "
+		    "after etcd reported it; reading the election again",
+		    v->owed_revision, (double)v->stale_after_ms / 1000.0);
+	else
+		log_debug("election watch silent for %.1f s; reading the election "
+		    "again", (double)v->stale_after_ms / 1000.0);
+	etcd_watch_stop(v->watch);
+	v->watch = NULL;
+	v->owed_revision = 0;
+	v->resync_for_staleness = true;
+	sync_start(v);
+}
+
+void view_set_staleness(struct election_view *v, uint64_t stale_after_ms,
+    bool silence_is_stale)
+{
+	v->stale_after_ms = stale_after_ms;
+	v->silence_is_stale = silence_is_stale;
+	watch_fresh(v);
+}
+
+void view_etcd_revision(struct election_view *v, int64_t revision)
+{
+	if (v->stale_after_ms == 0 || v->watch == NULL || revision <= v->revision ||
+	    v->stale_timer.armed)
+		return;
+	v->owed_revision = revision;
+	loop_timer_arm_in(&v->stale_timer, v->stale_after_ms);
+}
+
+/* Changes a re-read found that the watch had not shown. */
+static size_t changes_missed(const struct etcd_kv *old, size_t n_old,
+    const struct etcd_kv *now, size_t n_now)
+{
+	size_t same = 0;
+
+	for (size_t i = 0; i < n_now; i++)
+		for (size_t j = 0; j < n_old; j++)
+			if (old[j].key_len == now[i].key_len &&
+			    old[j].mod_revision == now[i].mod_revision &&
+			    memcmp(old[j].key, now[i].key, now[i].key_len) == 0) {
+				same++;
+				break;
+			}
+	return (n_now - same) + (n_old - same);
+}
 
 /* A watch that dies as soon as it starts must not spin us, even though
  * each range before it succeeds. */
@@ -93,6 +156,7 @@ static void watch_message(const struct etcd_watch_msg *msg, void *ud)
 		    msg->compact_revision);
 		etcd_watch_stop(v->watch);
 		v->watch = NULL;
+		loop_timer_disarm(&v->stale_timer);
 		resync_after_watch_loss(v);
 		return;
 	}
@@ -115,6 +179,14 @@ static void watch_message(const struct etcd_watch_msg *msg, void *ud)
 	}
 	if (msg->revision > v->revision)
 		v->revision = msg->revision;
+	if (v->silence_is_stale || (v->owed_revision && v->revision >= v->owed_revision))
+		watch_fresh(v);
+	if (!v->complete) {
+		/* Read it all again, with the back-off of a failing range. */
+		etcd_watch_stop(v->watch);
+		v->watch = NULL;
+		loop_timer_arm_in(&v->sync_timer, backoff_ms(v->sync_failures++));
+	}
 	v->events->changed(v->ud);
 }
 
@@ -123,6 +195,7 @@ static void watch_ended(int err, const char *why, void *ud)
 	struct election_view *v = ud;
 
 	v->watch = NULL;
+	loop_timer_disarm(&v->stale_timer);
 	log_warnx("election watch ended: %s", why);
 	resync_after_watch_loss(v);
 }
@@ -147,16 +220,27 @@ static void range_done(const struct etcd_result *res, void *ud)
 		    r == -E2BIG ? "too many candidates" : "malformed answer", delay);
 		/* Only an observer has nothing else vouching for its view. */
 		v->valid = false;
+		if (r == -E2BIG)
+			v->complete = false;
 		loop_timer_arm_in(&v->sync_timer, delay);
 		v->events->sync_failed(v->ud);
 		v->events->changed(v->ud);
 		return;
+	}
+	if (v->resync_for_staleness) {
+		size_t missed = changes_missed(v->keys, v->n_keys, kvs, n);
+
+		if (missed)
+			log_warnx("the election watch had fallen behind: %zu change%s "
+			    "it never showed", missed, missed == 1 ? "" : "s");
+		v->resync_for_staleness = false;
 	}
 	clear_keys(v);
 	v->keys = kvs;
 	v->n_keys = n;
 	v->revision = rev;
 	v->valid = true;
+	v->complete = true;
 	v->sync_failures = 0;
 	etcd_watch_stop(v->watch);
 	v->watch_generation = etcd_endpoint_generation();
@@ -165,6 +249,7 @@ static void range_done(const struct etcd_result *res, void *ud)
 	    watch_message, watch_ended, v);
 	if (v->watch == NULL)
 		loop_timer_arm_in(&v->sync_timer, backoff_ms(v->sync_failures++));
+	watch_fresh(v);
 	v->events->synced(v->ud);
 	v->events->changed(v->ud);
 }
@@ -192,7 +277,9 @@ void view_init(struct election_view *v, const char *prefix, size_t prefix_len,
 	v->prefix_len = prefix_len;
 	v->events = events;
 	v->ud = ud;
+	v->complete = true;
 	loop_timer_init(&v->sync_timer, sync_timer_fired, v);
+	loop_timer_init(&v->stale_timer, stale_fired, v);
 }
 
 void view_start(struct election_view *v)
@@ -217,6 +304,7 @@ void view_stop(struct election_view *v)
 void view_free(struct election_view *v)
 {
 	loop_timer_disarm(&v->sync_timer);
+	loop_timer_disarm(&v->stale_timer);
 	etcd_call_cancel(v->range_call);
 	v->range_call = NULL;
 	etcd_watch_stop(v->watch);

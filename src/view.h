@@ -3,8 +3,11 @@
  *
  * One linearizable range, then a watch from the range's revision + 1, so
  * no event is lost between the two; a new range whenever the watch is
- * lost, cancelled, compacted, or left behind on another member. The view
- * reports to its owner through view_events, from the event loop.
+ * lost, cancelled, compacted, left behind on another member, or stale:
+ * it has not shown, within a bound, a revision etcd reported elsewhere
+ * (a keepalive answer), or, with nothing else to compare, it has been
+ * silent that long. The view reports to its owner through view_events,
+ * from the event loop.
  */
 #ifndef KM_VIEW_H
 #define KM_VIEW_H
@@ -34,6 +37,9 @@ struct election_view {
 	size_t n_keys;
 	int64_t revision;               /* complete up to here */
 	bool valid;                     /* the last range succeeded */
+	bool complete;                  /* no candidate was left out for
+	                                 * ETCD_MAX_KVS: nobody may decide
+	                                 * on a view that misses keys */
 
 	struct etcd_call *range_call;
 	struct etcd_watch *watch;
@@ -43,6 +49,12 @@ struct election_view {
 	struct loop_timer sync_timer;
 	int sync_failures;
 	bool stopped;
+
+	uint64_t stale_after_ms;        /* 0: never judged stale */
+	bool silence_is_stale;          /* no revisions from elsewhere */
+	int64_t owed_revision;          /* reported by etcd, not yet shown */
+	bool resync_for_staleness;
+	struct loop_timer stale_timer;
 
 	const struct view_events *events;
 	void *ud;
@@ -55,6 +67,13 @@ void view_start(struct election_view *v);
 /* Unary calls moved to another member: follow with the watch, so that a
  * partitioned member does not keep us blind. */
 void view_follow_endpoint(struct election_view *v);
+/* After stale_after_ms, a watch that has not shown a revision passed to
+ * view_etcd_revision(), or (silence_is_stale) that sent nothing at all,
+ * is treated as lost and the election read again. */
+void view_set_staleness(struct election_view *v, uint64_t stale_after_ms,
+    bool silence_is_stale);
+/* etcd reported elsewhere that it has reached revision. */
+void view_etcd_revision(struct election_view *v, int64_t revision);
 /* No more ranges or watches. */
 void view_stop(struct election_view *v);
 void view_free(struct election_view *v);

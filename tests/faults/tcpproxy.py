@@ -20,6 +20,9 @@ then on, on existing connections as well as new ones):
                 in flight towards etcd are delivered even when the client
                 has already closed (like packets on the wire).
 
+A test may also set `rewrite`, a function that edits each chunk in
+flight without changing its length (tampering on an unencrypted link).
+
 heal() returns to `pass` and resets every connection that lost bytes,
 since the byte stream on it is broken. reset() resets every connection
 (both sides get an RST), which ends the daemon's watch stream.
@@ -55,6 +58,7 @@ class _Conn:
         self.cw = cw                 # client-side writer
         self.sw = None               # etcd-side writer
         self.damaged = False
+        self.frozen = False          # blackholed on its own (freeze_existing)
         self.tasks = []
         self.closed = False
 
@@ -82,6 +86,7 @@ class TcpProxy:
                       "c2s_dropped": 0, "s2c_dropped": 0, "resets": 0}
         self.events = []             # (time.time(), text): mode changes etc.
         self.trace = None            # a list to record every chunk in, if set
+        self.rewrite = None          # (direction, bytes) -> bytes of one length
         self._loop = None
         self._server = None
         self._thread = None
@@ -133,6 +138,17 @@ class TcpProxy:
         self.mode = "pass"
         n = self._call(self._reset, True)
         self._note(f"healed; reset {n} damaged connection(s)")
+
+    def freeze_existing(self):
+        """Blackhole the connections open now, and only those: new ones
+        pass. A long-lived stream (the daemon's watch) goes silent while
+        fresh requests still get through."""
+        n = 0
+        for conn in list(self.conns.values()):
+            conn.frozen = True
+            n += 1
+        self._note(f"froze {n} existing connection(s)")
+        return n
 
     def reset(self):
         """Reset every connection now (the mode stays)."""
@@ -202,9 +218,9 @@ class TcpProxy:
             conn.abort()
             self.conns.pop(cid, None)
 
-    def _dropping(self, direction):
-        return self.mode == "blackhole" or (self.mode == "drop_replies"
-                                            and direction == "s2c")
+    def _dropping(self, direction, conn=None):
+        return (self.mode == "blackhole" or (conn is not None and conn.frozen)
+                or (self.mode == "drop_replies" and direction == "s2c"))
 
     async def _pump(self, conn, reader, queue, direction):
         loop = asyncio.get_running_loop()
@@ -213,12 +229,15 @@ class TcpProxy:
                 data = await reader.read(65536)
             except (ConnectionError, OSError):
                 data = b""
+            if data and self.rewrite is not None:
+                # Same-length edits only: HTTP framing stays intact.
+                data = self.rewrite(direction, data)
             mode = self.mode
             lag = self.delay if mode == "delay" else 0.0
             if self.trace is not None:
                 self.trace.append((time.time(), conn.cid, direction, "read",
                                    data[:70]))
-            if self._dropping(direction):
+            if self._dropping(direction, conn):
                 # Lost on the way, the FIN as well: the other side never
                 # learns; heal() resets the connection.
                 conn.damaged = True

@@ -42,6 +42,7 @@ REQUEST_TIMEOUT = 0.25
 SERVICE = "svc"
 PREFIX = "kingsmoot/"
 POLL = 0.025
+ELECTION_MAX_KVS = 4096     # candidates a daemon holds in its view (etcdproto.h)
 
 # Exit codes (DESIGN 6).
 EX_OK = 0
@@ -50,7 +51,10 @@ EX_USAGE = 64
 EX_CONFIG = 78
 
 STATE_KEYS = ["ROLE", "SERVICE", "NODE", "LEADER", "TERM", "SINCE",
-              "VALID_UNTIL", "PID"]
+              "VALID_UNTIL", "PID", "REASON"]
+REASONS = {"starting", "etcd_unreachable", "lease_lost", "key_lost", "resigned",
+           "paused", "unhealthy", "hook_failed", "state_unwritable", "stopping",
+           "stopped", "cleanup"}
 ROLES = {"leader", "follower", "not_member", "observer"}
 SAFE_VALUE_RE = re.compile(r"^[A-Za-z0-9._:/@+,=%-]*$")
 MILLIS_RE = re.compile(r"^[0-9]+\.[0-9]{3}$")
@@ -153,16 +157,24 @@ def state_problems(path):
             problems.append(f"VALID_UNTIL={vu!r} is not a number")
     if not re.match(r"^[0-9]+$", st.get("PID", "")):
         problems.append(f"PID={st.get('PID')!r} is not a number")
+    reason = st.get("REASON", "")
+    if role == "not_member" and reason not in REASONS:
+        problems.append(f"REASON={reason!r} with ROLE=not_member, want one of {sorted(REASONS)}")
+    if role != "not_member" and reason != "":
+        problems.append(f"REASON={reason!r} but ROLE={role} (must be empty)")
     return problems
 
 
 def write_state_file(path, role, service=SERVICE, node="node-x", leader="",
-                     term=0, since=None, valid_until=0.0, pid=999999):
-    """Write a state file by hand, in the contract's format."""
+                     term=0, since=None, valid_until=0.0, pid=999999, reason=None):
+    """Write a state file by hand, in the contract's format; reason=None
+    leaves REASON out, as files from before it did."""
     since = time.time() if since is None else since
     vu = "0" if not valid_until else f"{valid_until:.3f}"
     text = (f"ROLE={role}\nSERVICE={service}\nNODE={node}\nLEADER={leader}\n"
             f"TERM={term}\nSINCE={since:.3f}\nVALID_UNTIL={vu}\nPID={pid}\n")
+    if reason is not None:
+        text += f"REASON={reason}\n"
     Path(path).write_text(text)
     os.chmod(path, 0o644)
     return text

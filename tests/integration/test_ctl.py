@@ -28,7 +28,7 @@ ELECTION = f"{PREFIX}{SERVICE}"     # etcdctl adds the "/" itself
 WATCH_LINE_RE = re.compile(
     r"^(?P<when>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z "
     r"(?P<role>leader|follower|not_member|observer)(?P<stale> \(stale\))? "
-    r"leader=(?P<leader>\S+) term=(?P<term>\d+)$")
+    r"leader=(?P<leader>\S+) term=(?P<term>\d+)(?: reason=(?P<reason>[a-z_]+))?$")
 PUBLISHED_RE = re.compile(r"published role=(\S+) term=(\d+) leader=(\S*) ")
 
 

@@ -196,8 +196,9 @@ def test_hook_argv_and_exact_environment(km, etcd, monkeypatch):
         "KINGSMOOT_LEADER=node-a",
         f"KINGSMOOT_TERM={term}",
         f"KINGSMOOT_STATE_FILE={a.state_path}",
+        "KINGSMOOT_REASON=",
     ]), f"hook environment is not exactly the contract's: {env}"
-    assert len(env) == 8, f"duplicate variables in the hook environment: {env}"
+    assert len(env) == 9, f"duplicate variables in the hook environment: {env}"
 
     argv = (out / "argv.leader").read_text().splitlines()
     assert argv == [str(hook), "2", "leader", "not_member"], argv
@@ -238,6 +239,7 @@ def test_hook_argv_and_exact_environment(km, etcd, monkeypatch):
         "KINGSMOOT_LEADER=node-a",
         f"KINGSMOOT_TERM={term}",
         f"KINGSMOOT_STATE_FILE={b.state_path}",
+        "KINGSMOOT_REASON=",
     ]), f"follower hook environment: {env_b}"
     argv_b = (out_b / "argv.follower").read_text().splitlines()
     assert argv_b == [str(hook_b), "2", "follower", "not_member"], argv_b

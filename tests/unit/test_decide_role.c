@@ -139,6 +139,21 @@ static void test_key_not_in_view_or_not_ours(void **state)
 	assert_int_equal(decided(&in).role, ROLE_NOT_MEMBER);
 }
 
+/* A view that left candidates out (more than ETCD_MAX_KVS) may miss an
+ * older key: nobody decides on it. */
+static void test_incomplete_view_decides_nothing(void **state)
+{
+	struct decision_input in = as_holder(1);
+	struct decision d;
+
+	in.view_incomplete = true;
+	d = decided(&in);
+	assert_int_equal(d.role, ROLE_NOT_MEMBER);
+	assert_int_equal(d.reason, REASON_ETCD_UNREACHABLE);
+	in.candidate = false;
+	assert_int_equal(decided(&in).role, ROLE_NOT_MEMBER);
+}
+
 static void test_observer(void **state)
 {
 	struct decision_input in = { .keys = three, .n_keys = 3,
@@ -155,6 +170,40 @@ static void test_observer(void **state)
 	assert_int_equal(d.role, ROLE_OBSERVER);
 	assert_null(d.leader);
 	assert_int_equal(d.term, 0);
+}
+
+static void test_reasons_for_not_member(void **state)
+{
+	struct decision_input in = as_holder(1);
+
+	assert_int_equal(decided(&in).reason, REASON_NONE);     /* leads */
+	in.now = in.lease_deadline;
+	assert_int_equal(decided(&in).reason, REASON_ETCD_UNREACHABLE);
+	in = as_holder(1);
+	in.my_key = NULL;
+	in.lease_deadline = 0;
+	assert_int_equal(decided(&in).reason, REASON_STARTING);
+	in.loss = REASON_LEASE_LOST;
+	assert_int_equal(decided(&in).reason, REASON_LEASE_LOST);
+	in = as_holder(1);
+	in.stepping_down = true;
+	in.loss = REASON_HOOK_FAILED;
+	assert_int_equal(decided(&in).reason, REASON_HOOK_FAILED);
+	in.stopping = true;
+	assert_int_equal(decided(&in).reason, REASON_STOPPING);
+	in = as_holder(1);
+	in.withdrawn = WITHDRAW_UNHEALTHY | WITHDRAW_PAUSED;
+	assert_int_equal(decided(&in).reason, REASON_PAUSED);
+	in.withdrawn = WITHDRAW_UNHEALTHY;
+	assert_int_equal(decided(&in).reason, REASON_UNHEALTHY);
+	in = as_holder(1);
+	in.leader_file_failed = true;
+	assert_int_equal(decided(&in).reason, REASON_STATE_UNWRITABLE);
+	in = as_holder(0);              /* a follower */
+	assert_int_equal(decided(&in).reason, REASON_NONE);
+	in.candidate = false;
+	in.view_valid = false;
+	assert_int_equal(decided(&in).reason, REASON_ETCD_UNREACHABLE);
 }
 
 /* ---- randomised, against the reference model ---------------------------- */
@@ -266,6 +315,9 @@ static void test_random_views_against_the_model(void **state)
 			want = model_role(&in, &resign);
 			assert_int_equal(d.role, want);
 			assert_int_equal(d.resign, resign);
+			/* A reason exactly when out of the election. */
+			assert_int_equal(d.reason != REASON_NONE,
+			    d.role == ROLE_NOT_MEMBER);
 			assert_int_equal(d.term, n ? low : 0);
 			if (n)
 				assert_int_equal(d.leader->create_revision, low);
@@ -298,6 +350,8 @@ int main(void)
 		cmocka_unit_test(test_view_behind_our_key_is_not_member),
 		cmocka_unit_test(test_key_not_in_view_or_not_ours),
 		cmocka_unit_test(test_observer),
+		cmocka_unit_test(test_incomplete_view_decides_nothing),
+		cmocka_unit_test(test_reasons_for_not_member),
 		cmocka_unit_test(test_random_views_against_the_model),
 	};
 

@@ -460,12 +460,13 @@ static void test_req_watch_prefix(void **state)
 	/* PROTOCOL.md section 4: prefix /w/ -> key L3cv, range_end L3cw. */
 	j = etcd_req_watch_prefix("/w/", 3, 15);
 	assert_json_eq(j, "{\"create_request\":{\"key\":\"L3cv\",\"range_end\":\"L3cw\","
-	    "\"start_revision\":\"15\"}}");
+	    "\"start_revision\":\"15\",\"progress_notify\":true}}");
 	json_decref(j);
 
 	j = etcd_req_watch_prefix("kingsmoot/svc/", 14, INT64_C(9000000000000));
 	assert_json_eq(j, "{\"create_request\":{\"key\":\"a2luZ3Ntb290L3N2Yy8=\","
-	    "\"range_end\":\"a2luZ3Ntb290L3N2YzA=\",\"start_revision\":\"9000000000000\"}}");
+	    "\"range_end\":\"a2luZ3Ntb290L3N2YzA=\",\"start_revision\":\"9000000000000\","
+	    "\"progress_notify\":true}}");
 	json_decref(j);
 }
 
@@ -630,6 +631,28 @@ static void test_parse_keepalive(void **state)
 		json_decref(j);
 	}
 	check_rc(etcd_parse_keepalive(NULL, &ttl), -EPROTO, "NULL body");
+}
+
+/* An answer for another lease (or none named) is no renewal of ours. */
+static void test_parse_keepalive_for_names_our_lease(void **state)
+{
+	int64_t ttl = -1;
+	json_t *j;
+
+	(void)state;
+	j = J("{\"result\":{\"ID\":\"12345\",\"TTL\":\"10\"}}");
+	assert_int_equal(etcd_parse_keepalive_for(j, 12345, &ttl), 0);
+	assert_true(ttl == 10);
+	check_rc(etcd_parse_keepalive_for(j, 12346, &ttl), -EPROTO, "other lease");
+	json_decref(j);
+	j = J("{\"result\":{\"TTL\":\"10\"}}");
+	check_rc(etcd_parse_keepalive_for(j, 12345, &ttl), -EPROTO, "no ID");
+	json_decref(j);
+	/* Gone, and named: the lease is lost, not a malformed answer. */
+	j = J("{\"result\":{\"ID\":\"12345\"}}");
+	assert_int_equal(etcd_parse_keepalive_for(j, 12345, &ttl), 0);
+	assert_true(ttl == 0);
+	json_decref(j);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1830,6 +1853,7 @@ int main(void)
 		cmocka_unit_test(test_parse_header_revision),
 		cmocka_unit_test(test_parse_grant),
 		cmocka_unit_test(test_parse_keepalive),
+		cmocka_unit_test(test_parse_keepalive_for_names_our_lease),
 		cmocka_unit_test(test_parse_create_fixtures),
 		cmocka_unit_test(test_parse_create_malformed),
 		cmocka_unit_test(test_parse_range_fixtures),

@@ -249,6 +249,7 @@ static void test_argv_and_environment(void **state)
 		"KINGSMOOT_LEADER=node a=b",
 		"KINGSMOOT_NODE=node-a",
 		"KINGSMOOT_PREVIOUS_ROLE=follower",
+		"KINGSMOOT_REASON=",
 		"KINGSMOOT_ROLE=leader",
 		"KINGSMOOT_SERVICE=akem",
 		"KINGSMOOT_STATE_FILE=/run/kingsmoot/state",

@@ -32,7 +32,8 @@ static const char design_example[] =
     "TERM=1234\n"
     "SINCE=1764128000.123\n"
     "VALID_UNTIL=1764128007.500\n"
-    "PID=4321\n";
+    "PID=4321\n"
+    "REASON=\n";
 
 static void example_state(struct state *st)
 {
@@ -351,7 +352,7 @@ static void test_format_non_leaders(void **state)
 	assert_int_equal(n, (int)strlen(buf));
 	assert_string_equal(buf,
 	    "ROLE=follower\nSERVICE=akem\nNODE=node-b\nLEADER=node-a\nTERM=1234\n"
-	    "SINCE=1764128000.123\nVALID_UNTIL=0.000\nPID=4321\n");
+	    "SINCE=1764128000.123\nVALID_UNTIL=0.000\nPID=4321\nREASON=\n");
 
 	/* not_member with no leader known. */
 	memset(&st, 0, sizeof(st));
@@ -361,10 +362,12 @@ static void test_format_non_leaders(void **state)
 	st.since = 1764128100.5;
 	st.valid_until = 1764128107.5;
 	st.pid = 1;
+	st.reason = REASON_ETCD_UNREACHABLE;
 	state_format(&st, buf, sizeof(buf));
 	assert_string_equal(buf,
 	    "ROLE=not_member\nSERVICE=akem\nNODE=node-a\nLEADER=\nTERM=0\n"
-	    "SINCE=1764128100.500\nVALID_UNTIL=0.000\nPID=1\n");
+	    "SINCE=1764128100.500\nVALID_UNTIL=0.000\nPID=1\n"
+	    "REASON=etcd_unreachable\n");
 
 	/* observer. */
 	st.role = ROLE_OBSERVER;
@@ -373,7 +376,7 @@ static void test_format_non_leaders(void **state)
 	state_format(&st, buf, sizeof(buf));
 	assert_string_equal(buf,
 	    "ROLE=observer\nSERVICE=akem\nNODE=node-a\nLEADER=node-c\nTERM=77\n"
-	    "SINCE=1764128100.500\nVALID_UNTIL=0.000\nPID=1\n");
+	    "SINCE=1764128100.500\nVALID_UNTIL=0.000\nPID=1\nREASON=\n");
 }
 
 static void test_format_encodes_values(void **state)
@@ -389,14 +392,15 @@ static void test_format_encodes_values(void **state)
 	state_format(&st, buf, sizeof(buf));
 	assert_string_equal(buf,
 	    "ROLE=leader\nSERVICE=svc\nNODE=node%20a\nLEADER=x%27y%0A%24%28reboot%29\n"
-	    "TERM=1234\nSINCE=1764128000.123\nVALID_UNTIL=1764128007.500\nPID=4321\n");
-	/* Exactly 8 lines: an encoded newline never splits one. */
+	    "TERM=1234\nSINCE=1764128000.123\nVALID_UNTIL=1764128007.500\nPID=4321\n"
+	    "REASON=\n");
+	/* Exactly 9 lines: an encoded newline never splits one. */
 	{
 		int lines = 0;
 
 		for (const char *p = buf; *p; p++)
 			lines += *p == '\n';
-		assert_int_equal(lines, 8);
+		assert_int_equal(lines, 9);
 	}
 }
 
@@ -752,6 +756,34 @@ static void test_read_errors(void **state)
 	unlink(path);
 }
 
+static void test_reason_round_trip_and_unknown(void **state)
+{
+	struct state st, back;
+	char buf[4096];
+
+	(void)state;
+	for (int r = REASON_STARTING; r <= REASON_CLEANUP; r++) {
+		memset(&st, 0, sizeof(st));
+		st.role = ROLE_NOT_MEMBER;
+		st.reason = (enum km_reason)r;
+		assert_true(state_format(&st, buf, sizeof(buf)) > 0);
+		assert_int_equal(state_parse(buf, &back), 0);
+		assert_int_equal(back.reason, r);
+		assert_int_equal(reason_parse(reason_name((enum km_reason)r)), r);
+	}
+	/* A reason from a newer daemon, and a file from before REASON. */
+	assert_int_equal(state_parse("ROLE=not_member\nREASON=moon_phase\n", &back), 0);
+	assert_int_equal(back.reason, REASON_NONE);
+	assert_int_equal(state_parse("ROLE=not_member\nPID=3\n", &back), 0);
+	assert_int_equal(back.reason, REASON_NONE);
+	/* Only not_member carries one. */
+	st.role = ROLE_LEADER;
+	st.reason = REASON_PAUSED;
+	assert_true(state_format(&st, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\nREASON=\n"));
+	assert_string_equal(reason_name(REASON_NONE), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -776,6 +808,7 @@ int main(void)
 		cmocka_unit_test(test_write_symlink_is_replaced_not_followed),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_read_errors),
+		cmocka_unit_test(test_reason_round_trip_and_unknown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

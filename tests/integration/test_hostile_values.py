@@ -1,0 +1,61 @@
+"""What any etcd client can put in an election must not reach a control
+channel: a candidate's value never splits an sd_notify message or a log
+line, and an election too large to hold never lets a node decide on part
+of it (issue "hostile input", defects 1 and 4)."""
+
+from kmtest import (ELECTION_MAX_KVS, PREFIX, SERVICE, b64, etcd_post, prefix_end,
+                    state_problems)
+
+HOSTILE = "x\nSTOPPING=1\nWATCHDOG=trigger\n<0>forged emergency"
+
+
+def test_a_foreign_value_never_reaches_sd_notify_or_the_log_raw(km, etcd):
+    km.elect(f"{PREFIX}{SERVICE}", HOSTILE, etcd.url)
+    km.wait_for(lambda: any(k.value == HOSTILE for k in km.keys()), 10,
+                "the hostile etcdctl proposal campaigns first")
+    a = km.node("node-a", etcd).start(notify=True)
+    km.wait_for(lambda: a.role() == "follower", 10, "node-a follows the proposal")
+    km.wait_for(lambda: any("follower of" in m.get("STATUS", "")
+                            for m in a.notify.since(0)), 5, "a follower STATUS=")
+
+    messages = a.notify.since(0)
+    assert not any("STOPPING" in m or "WATCHDOG" in m for m in messages), messages
+    status = [m["STATUS"] for m in messages if "follower of" in m.get("STATUS", "")]
+    assert all("x%0ASTOPPING=1%0AWATCHDOG" in s for s in status), status
+    for line in a.log().splitlines():
+        assert not line.startswith(("<0>", "STOPPING", "WATCHDOG", "<0>forged")), \
+            f"a line the value forged: {line!r}"
+    assert state_problems(a.state_path) == []
+    # The hooks' environment carries the value as it is (DESIGN 3).
+
+
+def put_many(endpoint, n, start=0):
+    """n keys under the election prefix, 128 puts per txn (etcd's limit)."""
+    base = f"{PREFIX}{SERVICE}/zz-filler-"
+    for first in range(start, start + n, 128):
+        ops = [{"request_put": {"key": b64(f"{base}{i:05d}"), "value": b64("filler")}}
+               for i in range(first, min(first + 128, start + n))]
+        etcd_post(endpoint, "/v3/kv/txn", {"success": ops})
+
+
+def delete_fillers(endpoint):
+    key = f"{PREFIX}{SERVICE}/zz-filler-".encode()
+    etcd_post(endpoint, "/v3/kv/deleterange",
+              {"key": b64(key), "range_end": b64(prefix_end(key))})
+
+
+def test_an_election_too_large_to_hold_decides_nothing_then_recovers(km, etcd):
+    a = km.node("node-a", etcd).start()
+    km.wait_for(lambda: a.role() == "leader", 10, "node-a leads")
+    # node-a's key is the oldest: with candidates left out of its view it
+    # would still compute itself leader, which it must not.
+    put_many(etcd.url, ELECTION_MAX_KVS)
+    km.wait_for(lambda: a.role() == "not_member", 10,
+                "node-a refuses to decide on an incomplete view")
+    assert a.state()["REASON"] == "etcd_unreachable"
+    assert "the view is incomplete" in a.log() or "too many candidates" in a.log()
+    km.hold(1.0, lambda: a.role() == "not_member" and a.proc.poll() is None,
+            "node-a stays out while the election is too large")
+    delete_fillers(etcd.url)
+    km.wait_for(lambda: a.role() == "leader", 15,
+                "node-a leads again once the election fits")
