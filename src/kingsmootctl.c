@@ -24,6 +24,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "ctl_stale.h"
 #include "decide.h"
 #include "etcd_transport.h"
 #include "etcdproto.h"
@@ -50,35 +51,6 @@ static const char *encoded(const char *value)
 	if (state_encode_value(value, buf, sizeof(buf)) < 0)
 		return "?";
 	return buf;
-}
-
-static bool daemon_alive(pid_t pid)
-{
-	char path[64], comm[64] = "";
-	FILE *f;
-
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return false;
-	if (fgets(comm, sizeof(comm), f) == NULL)
-		comm[0] = '\0';
-	fclose(f);
-	/* A recycled PID belongs to some other program. */
-	return strcmp(comm, "kingsmootd\n") == 0;
-}
-
-/* A leader whose VALID_UNTIL passed, or any member whose daemon is gone,
- * vouches for nothing. */
-static bool state_stale(const struct state *st, double now)
-{
-	if (st->role == ROLE_LEADER && st->valid_until <= now)
-		return true;
-	if (st->role != ROLE_NOT_MEMBER && !daemon_alive(st->pid))
-		return true;
-	return false;
 }
 
 static void print_time(const char *label, double t, double now)
@@ -111,7 +83,7 @@ static int cmd_status(const char *state_file, bool quiet)
 		fprintf(stderr, "kingsmootctl: %s: %s\n", state_file, strerror(-r));
 		return EXIT_NOT_LEADER;
 	}
-	stale = state_stale(&st, now);
+	stale = ctl_state_stale(&st, now);
 	if (quiet)
 		return st.role == ROLE_LEADER && !stale ? 0 : 1;
 
@@ -129,7 +101,7 @@ static int cmd_status(const char *state_file, bool quiet)
 	if (st.role == ROLE_LEADER)
 		print_time("valid until:", st.valid_until, now);
 	printf("%-12s %ld (%s)\n", "pid:", (long)st.pid,
-	    daemon_alive(st.pid) ? "running" : "not running");
+	    ctl_daemon_alive(st.pid) ? "running" : "not running");
 	if (stale || st.role == ROLE_NOT_MEMBER)
 		return EXIT_NOT_LEADER;
 	return st.role == ROLE_LEADER ? 0 : EXIT_FOLLOWER;
@@ -275,7 +247,7 @@ static int cmd_watch(const char *state_file)
 		int timeout = -1;
 
 		if (state_read(state_file, &st) == 0) {
-			bool stale = state_stale(&st, now_unix());
+			bool stale = ctl_state_stale(&st, now_unix());
 			if (!have_last || st.role != last.role || st.term != last.term ||
 			    strcmp(st.leader, last.leader) != 0 || stale != last_stale)
 				print_change(&st, stale);
@@ -307,7 +279,7 @@ static int signal_daemon(const char *state_file, int sig, bool required)
 	struct state st;
 	int r = state_read(state_file, &st);
 
-	if (r < 0 || !daemon_alive(st.pid)) {
+	if (r < 0 || !ctl_daemon_alive(st.pid)) {
 		if (required)
 			fprintf(stderr, "kingsmootctl: no running daemon found in %s\n",
 			    state_file);
