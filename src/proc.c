@@ -1,9 +1,10 @@
 /*
- * proc.c - the process primitives under the child runner (child.c):
- * fork and execve (DESIGN 3: no shell, signals back to default, its own
- * process group, stdin/stdout/stderr as given and nothing else
- * inherited), reaping together with what is left of the group, and
- * learning of the exit from a pidfd inside the event loop.
+ * proc.c - the process primitives under the child runner (child.c) and
+ * kingsmootctl exec: fork and execve (DESIGN 3: no shell, signals back to
+ * default, its own process group, stdin/stdout/stderr as given and
+ * nothing else inherited, optionally a signal when its parent dies),
+ * reaping together with what is left of the group, and learning of the
+ * exit from a pidfd inside the event loop.
  */
 #include "proc.h"
 
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -40,7 +42,7 @@ static void child_say(const char *what, int err)
  * malloc, no stdio, no return. */
 static void __attribute__((noreturn))
 child(const char *path, char *const argv[], char *const envp[], int in,
-    int out, int err)
+    int out, int err, int death_signal, pid_t parent)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -59,6 +61,15 @@ child(const char *path, char *const argv[], char *const envp[], int in,
 		child_say("setpgid", errno);
 		_exit(127);
 	}
+	if (death_signal != 0) {
+		if (prctl(PR_SET_PDEATHSIG, death_signal) < 0) {
+			child_say("prctl", errno);
+			_exit(127);
+		}
+		/* A parent gone before the prctl() would never send it. */
+		if (getppid() != parent)
+			_exit(127);
+	}
 	/* Move the three above 2 first: any of them may itself be 0, 1 or 2
 	 * if the daemon was started with a closed standard descriptor. */
 	fd0 = fcntl(in, F_DUPFD, 3);
@@ -73,19 +84,26 @@ child(const char *path, char *const argv[], char *const envp[], int in,
 	_exit(127);
 }
 
-pid_t proc_spawn(const char *path, char *const argv[], char *const envp[],
-    int in, int out, int err)
+pid_t proc_spawn_tied(const char *path, char *const argv[], char *const envp[],
+    int in, int out, int err, int death_signal)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid == 0)
-		child(path, argv, envp, in, out, err);
+		child(path, argv, envp, in, out, err, death_signal, parent);
 	if (pid < 0)
 		return -errno;
 	/* Also here, so that a kill(-pid) right after fork() reaches it. */
 	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
 		log_warn("%s: setpgid", path);
 	return pid;
+}
+
+pid_t proc_spawn(const char *path, char *const argv[], char *const envp[],
+    int in, int out, int err)
+{
+	return proc_spawn_tied(path, argv, envp, in, out, err, 0);
 }
 
 int proc_reap(pid_t pid, int *status)

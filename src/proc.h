@@ -2,7 +2,7 @@
  * proc.h - starting a child program the one safe way: fork and execve,
  * no shell, default signal state, its own process group and exactly the
  * three descriptors it is given; reaping it and watching for its exit.
- * Only the child runner (child.h) uses these.
+ * The child runner (child.h) and kingsmootctl exec use these.
  */
 #ifndef KM_PROC_H
 #define KM_PROC_H
@@ -14,6 +14,11 @@
 /* Return the child's pid (also its process group id) or -errno. */
 pid_t proc_spawn(const char *path, char *const argv[], char *const envp[],
     int in, int out, int err);
+/* As proc_spawn(), and the child gets death_signal when the calling thread
+ * ends (PR_SET_PDEATHSIG), even by SIGKILL: a supervised program cannot
+ * outlive its supervisor. A set-user-ID program loses this at execve. */
+pid_t proc_spawn_tied(const char *path, char *const argv[], char *const envp[],
+    int in, int out, int err, int death_signal);
 
 /*
  * If the child has exited, kill whatever is left of its process group and
