@@ -3,6 +3,8 @@
  * the leader as etcd sees it, and the requests a daemon accepts (resign,
  * pause, resume).
  *
+ * "exec" lives in ctl_exec.c.
+ *
  * It reads the daemon's own configuration file, so both agree on the state
  * file, service and etcd endpoints. Only "leader" talks to etcd, with one
  * bounded request per endpoint; it needs no daemon.
@@ -24,6 +26,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "ctl_exec.h"
 #include "ctl_stale.h"
 #include "decide.h"
 #include "etcd_transport.h"
@@ -41,7 +44,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: kingsmootctl [-c FILE] [-S STATE_FILE] COMMAND\n"
-	    "commands: status, is-leader, leader, watch, resign, pause, resume\n");
+	    "commands: status, is-leader, leader, watch, resign, pause, resume,\n"
+	    "          exec [--] CMD [ARG...]\n");
 }
 
 static const char *encoded(const char *value)
@@ -341,6 +345,9 @@ int main(int argc, char *argv[])
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
+	/* exec takes the rest of the line (ctl_exec.c). */
+	if (optind < argc && strcmp(argv[optind], "exec") == 0)
+		return ctl_exec(&ov, argc - optind - 1, argv + optind + 1);
 	if (optind + 1 != argc) {
 		usage(stderr);
 		return EXIT_USAGE;
