@@ -3,6 +3,7 @@
 #   make            build kingsmootd
 #   make deps       install missing Debian packages (build, test and run)
 #   make run        build, start a throw-away etcd if none answers, run
+#   make demo       three daemons on a throw-away etcd, with a live view
 #   make check      build and run unit and integration tests
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -34,7 +35,7 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
                 etcd-client python3 python3-pytest faketime
 
-.PHONY: all deps run check unit unit-asan integration faults install clean bench fuzz
+.PHONY: all deps run demo check unit unit-asan integration faults install clean bench fuzz
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
@@ -73,6 +74,13 @@ deps:
 run: deps
 	$(MAKE) all
 	./scripts/run-local
+
+# Three daemons on a throw-away etcd (DEMO_ENDPOINT, default 127.0.0.1:2379),
+# with a live view of their state files; Ctrl-C stops what it started.
+DEMO_ENDPOINT ?= http://127.0.0.1:2379
+demo: deps
+	$(MAKE) all
+	BUILD=$(BUILD) ./scripts/demo -e $(DEMO_ENDPOINT)
 
 unit: $(UNIT_BINS)
 	@failed=""; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
