@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 
 #include "ctl_exec_rules.h"
 #include "ctl_stale.h"
@@ -46,7 +47,6 @@ extern char **environ;
 
 struct exec_run {
 	const char *state_file;
-	char name[NAME_MAX + 1];        /* the state file's name in its directory */
 	double margin;
 	struct exec_lead lead;
 	pid_t cmd;                      /* also its process group */
@@ -132,12 +132,10 @@ static int setup_signals(struct exec_run *run)
 
 static int watch_state_dir(struct exec_run *run)
 {
-	char dir[PATH_MAX], base[PATH_MAX];
+	char dir[PATH_MAX];
 
 	if ((size_t)snprintf(dir, sizeof(dir), "%s", run->state_file) >= sizeof(dir))
 		return -ENAMETOOLONG;
-	snprintf(base, sizeof(base), "%s", run->state_file);
-	snprintf(run->name, sizeof(run->name), "%s", basename(base));
 	run->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (run->inotify_fd < 0)
 		return -errno;
@@ -158,23 +156,13 @@ static void close_run(struct exec_run *run)
 	}
 }
 
-/* Whether an event names the state file; an overflow may hide one. */
-static bool drain_inotify(int fd, const char *name)
+/* Every wake-up reads the file again, so the events themselves only wake. */
+static void drain(int fd)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool ours = false;
-	ssize_t n;
+	char buf[4096];
 
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-			if ((ev->mask & IN_Q_OVERFLOW) ||
-			    (ev->len > 0 && strcmp(ev->name, name) == 0))
-				ours = true;
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-	return ours;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
 }
 
 static void signal_group(struct exec_run *run, int sig)
@@ -184,7 +172,7 @@ static void signal_group(struct exec_run *run, int sig)
 		    sigabbrev_np(sig), strerror(errno));
 }
 
-/* Forward what we were asked to do; report whether the command was reaped. */
+/* Forward what we are asked to do; SIGCHLD only wakes us. */
 static void drain_signals(struct exec_run *run)
 {
 	struct signalfd_siginfo si;
@@ -269,8 +257,12 @@ static int supervise(struct exec_run *run)
 
 		arm_timer(run);
 		if (poll(pfd, ARRAY_SIZE(pfd), timeout) < 0 && errno != EINTR) {
+			/* Blind from here on: the command must not run unwatched. */
 			fprintf(stderr, "kingsmootctl: poll: %s\n", strerror(errno));
 			signal_group(run, SIGKILL);
+			while (waitpid(run->cmd, &status, 0) < 0 && errno == EINTR)
+				;
+			return 1;
 		}
 		if (pfd[0].revents)
 			drain_signals(run);
@@ -290,7 +282,7 @@ static int supervise(struct exec_run *run)
 		}
 		if (!run->ended) {
 			if (pfd[2].revents)
-				(void)drain_inotify(run->inotify_fd, run->name);
+				drain(run->inotify_fd);
 			follow_leadership(run, pfd[3].revents != 0);
 		}
 		if (run->ended && !run->killed && now_ms() >= run->kill_at_ms) {
