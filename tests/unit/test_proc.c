@@ -12,13 +12,31 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "proc.h"
 
-/* A middle process starts "sleep 30" and exits at once; return the
+static bool runs_sleep(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	if (fgets(comm, sizeof(comm), f) == NULL)
+		comm[0] = '\0';
+	fclose(f);
+	return strcmp(comm, "sleep\n") == 0;
+}
+
+/* A middle process starts "sleep 30" and exits once it runs; return the
  * sleeper's pid, by then our child. */
 static pid_t orphan(bool tied)
 {
@@ -35,6 +53,11 @@ static pid_t orphan(bool tied)
 		pid_t pid = tied ?
 		    proc_spawn_tied(argv[0], argv, envp, null, null, null, SIGKILL) :
 		    proc_spawn(argv[0], argv, envp, null, null, null);
+
+		/* Leave only once it runs sleep: a parent gone before the
+		 * prctl() is the other case, where the child exits 127. */
+		while (pid > 0 && !runs_sleep(pid))
+			usleep(1000);
 		_exit(write(fds[1], &pid, sizeof(pid)) == sizeof(pid) && pid > 0 ? 0 : 1);
 	}
 	close(fds[1]);
