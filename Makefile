@@ -94,7 +94,7 @@ fuzz:
 	mkdir -p build-fuzz
 	for t in $(FUZZ_TARGETS); do \
 	    clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
-	        $(PKG_CFLAGS) -o build-fuzz/$$t tests/fuzz/$$t.c src/etcdproto.c src/util.c \
+	        $(PKG_CFLAGS) -o build-fuzz/$$t tests/fuzz/$$t.c src/etcdproto.c src/etcd_error.c src/util.c \
 	        src/log.c src/state.c $(PKG_LIBS) || exit 1; \
 	    mkdir -p build-fuzz/corpus-$$t; \
 	    seeds=tests/fuzz/seeds-$${t#fuzz_}; [ -d $$seeds ] || seeds=; \

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "etcd_error.h"
+
 /* Responses larger than this are failed requests, not memory growth. */
 #define ETCD_MAX_RESPONSE (4u << 20)
 /* Candidates we track under one election prefix. */
@@ -27,12 +29,6 @@ struct etcd_kv {
 	int64_t mod_revision;
 	int64_t version;
 	int64_t lease;
-};
-
-struct etcd_error {
-	long http_status;
-	int grpc_code;          /* -1 when unknown */
-	char message[256];
 };
 
 enum etcd_event_type { ETCD_EVENT_PUT, ETCD_EVENT_DELETE };
@@ -78,9 +74,6 @@ int etcd_parse_create(json_t *body, bool *created, int64_t *create_revision,
 int etcd_parse_range(json_t *body, int64_t *revision, struct etcd_kv **kvs,
     size_t *n_kvs);
 int etcd_parse_watch_msg(json_t *msg, struct etcd_watch_msg *out);
-/* An error body, flat or nested, JSON or text. Always fills err. */
-void etcd_parse_error(long http_status, const char *body, size_t len,
-    struct etcd_error *err);
 
 int etcd_parse_kv(json_t *obj, struct etcd_kv *kv);
 void etcd_kv_clear(struct etcd_kv *kv);
