@@ -1,6 +1,6 @@
 /*
- * etcd_error.c - etcd's error answers (see etcd_error.h and PROTOCOL.md
- * sections 0 and 6 for the bodies).
+ * etcd_error.c - etcd's error answers (see etcd_error.h for the shapes and
+ * PROTOCOL.md sections 0 and 6 for the bodies).
  */
 #include "etcd_error.h"
 
@@ -10,49 +10,112 @@
 
 #include "etcdproto.h"
 
+/* gRPC status codes (google.golang.org/grpc/codes). */
+enum {
+	GRPC_CANCELED = 1,
+	GRPC_UNKNOWN = 2,
+	GRPC_INVALID_ARGUMENT = 3,
+	GRPC_DEADLINE_EXCEEDED = 4,
+	GRPC_NOT_FOUND = 5,
+	GRPC_PERMISSION_DENIED = 7,
+	GRPC_OUT_OF_RANGE = 11,
+	GRPC_UNAVAILABLE = 14,
+	GRPC_UNAUTHENTICATED = 16,
+};
+
+static void text_error(long http_status, const char *body, size_t len,
+    struct etcd_error *err)
+{
+	/* Plain text (404/405, the gateway's CN check): first line. */
+	size_t n = 0;
+
+	while (body && n < len && n < sizeof(err->message) - 1 &&
+	    body[n] != '\n' && body[n] != '\r')
+		n++;
+	if (n)
+		memcpy(err->message, body, n);
+	err->message[n] = '\0';
+	if (n == 0)
+		snprintf(err->message, sizeof(err->message), "HTTP %ld", http_status);
+}
+
+/* The code in obj's field, or -1 when absent or not a usable code. */
+static int code_field(json_t *obj, const char *field)
+{
+	int64_t code;
+
+	if (json_object_get(obj, field) == NULL || etcd_json_int64(obj, field, &code) < 0)
+		return -1;
+	return code >= 0 && code < 100 ? (int)code : -1;
+}
+
 void etcd_parse_error(long http_status, const char *body, size_t len,
     struct etcd_error *err)
 {
-	json_t *root, *e, *m;
+	json_t *root, *status, *m;
 	json_error_t jerr;
-	int64_t code = -1;
 
 	err->http_status = http_status;
 	err->grpc_code = -1;
 	err->message[0] = '\0';
 	root = body && len ? json_loadb(body, len, 0, &jerr) : NULL;
 	if (root == NULL) {
-		/* Plain text (404/405, the gateway's CN check): first line. */
-		size_t n = 0;
-		while (body && n < len && n < sizeof(err->message) - 1 &&
-		    body[n] != '\n' && body[n] != '\r')
-			n++;
-		if (n)
-			memcpy(err->message, body, n);
-		err->message[n] = '\0';
-		if (n == 0)
-			snprintf(err->message, sizeof(err->message), "HTTP %ld", http_status);
+		text_error(http_status, body, len, err);
 		return;
 	}
-	e = json_object_get(root, "error");
-	if (json_is_object(e)) {
-		/* Stream endpoints: {"error":{"grpc_code","http_code","message"}}. */
-		m = json_object_get(e, "message");
-		if (json_object_get(e, "grpc_code") == NULL ||
-		    etcd_json_int64(e, "grpc_code", &code) < 0)
-			code = -1;
-	} else {
-		m = json_object_get(root, "message");
+	/* A failed stream wraps the status in "error"; a unary error is the
+	 * status itself, with or without a duplicate "error" string. */
+	status = json_object_get(root, "error");
+	if (!json_is_object(status))
+		status = json_is_object(root) ? root : NULL;
+	if (status) {
+		/* 3.4's stream chunk says grpc_code; every other shape says code. */
+		err->grpc_code = json_object_get(status, "grpc_code") ?
+		    code_field(status, "grpc_code") : code_field(status, "code");
+		m = json_object_get(status, "message");
 		if (!json_is_string(m))
-			m = e;
-		if (!json_is_object(root) || json_object_get(root, "code") == NULL ||
-		    etcd_json_int64(root, "code", &code) < 0)
-			code = -1;
+			m = json_object_get(status, "error");
+	} else {
+		m = NULL;
 	}
 	if (json_is_string(m))
 		snprintf(err->message, sizeof(err->message), "%s", json_string_value(m));
 	else
 		snprintf(err->message, sizeof(err->message), "HTTP %ld", http_status);
-	err->grpc_code = code >= 0 && code < 100 ? (int)code : -1;
 	json_decref(root);
+}
+
+static enum etcd_error_kind kind_of_status(long http_status)
+{
+	switch (http_status) {
+	case 400: return ETCD_ERR_INVALID_ARGUMENT;
+	case 401: return ETCD_ERR_UNAUTHENTICATED;
+	case 403: return ETCD_ERR_PERMISSION_DENIED;
+	case 408: /* 3.4's "client connection is closing" */
+	case 499: /* 3.5+'s Canceled */
+		return ETCD_ERR_UNAVAILABLE;
+	}
+	/* No status for NotFound: a 404 without a code is a missing path. */
+	return http_status >= 500 ? ETCD_ERR_UNAVAILABLE : ETCD_ERR_OTHER;
+}
+
+enum etcd_error_kind etcd_error_kind(const struct etcd_error *err)
+{
+	switch (err->grpc_code) {
+	case GRPC_CANCELED:
+	case GRPC_UNKNOWN:              /* writes while quorum is lost */
+	case GRPC_DEADLINE_EXCEEDED:
+	case GRPC_UNAVAILABLE:
+		return ETCD_ERR_UNAVAILABLE;
+	case GRPC_NOT_FOUND: return ETCD_ERR_NOT_FOUND;
+	case GRPC_OUT_OF_RANGE: return ETCD_ERR_OUT_OF_RANGE;
+	case GRPC_INVALID_ARGUMENT: return ETCD_ERR_INVALID_ARGUMENT;
+	case GRPC_PERMISSION_DENIED: return ETCD_ERR_PERMISSION_DENIED;
+	case GRPC_UNAUTHENTICATED: return ETCD_ERR_UNAUTHENTICATED;
+	}
+	/* No code, or one we do not act on: the status decides, and a server
+	 * error is worth another member whatever its code. */
+	if (err->grpc_code >= 0 && err->http_status < 500)
+		return ETCD_ERR_OTHER;
+	return kind_of_status(err->http_status);
 }

@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 
-	etcd_parse_error(400, (const char *)data, size, &err);
+	etcd_parse_error(which < 128 ? 400 : 200, (const char *)data, size, &err);
+	(void)etcd_error_kind(&err);
 
 	ndjson_init(&nd, 4096);
 	/* Split at an input-chosen point so the framer sees two chunks. */
