@@ -285,10 +285,8 @@ static int transport_errno(CURLcode rc)
 
 static bool error_is_retryable(const struct etcd_error *e)
 {
-	/* Unavailable, Unknown (deadline while quorum is lost), Canceled,
-	 * DeadlineExceeded: another member may well answer. */
-	return e->http_status >= 500 || e->grpc_code == 14 || e->grpc_code == 2 ||
-	    e->grpc_code == 1 || e->grpc_code == 4;
+	/* No leader, timed out, shutting down: another member may answer. */
+	return etcd_error_kind(e) == ETCD_ERR_UNAVAILABLE;
 }
 
 static void call_finish(struct etcd_call *call, CURLcode rc)
