@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
 import faultlib  # noqa: E402
+import kmtest  # noqa: E402
 
 
 @pytest.fixture
@@ -27,6 +28,10 @@ def km(tmp_path, request):
         yield harness
     finally:
         harness.cleanup()
+
+
+def pytest_report_header(config):
+    return kmtest.describe_etcd()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -36,6 +36,10 @@ def etcd_cluster(km):
     return km.cluster(3)
 
 
+def pytest_report_header(config):
+    return kmtest.describe_etcd()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """On any failure, attach node logs, state files and etcd keys."""

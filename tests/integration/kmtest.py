@@ -32,8 +32,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 KINGSMOOTD = os.environ.get("KINGSMOOTD") or str(REPO / "build" / "kingsmootd")
+# The etcd the suites run against: Debian's by default; make check runs
+# them again with etcd 3.5 (scripts/fetch-etcd). KM_ETCD_SERIES names the
+# series KM_ETCD must be, so that a wrong path cannot pass for it.
 ETCD_BIN = os.environ.get("KM_ETCD", "/usr/bin/etcd")
 ETCDCTL_BIN = os.environ.get("KM_ETCDCTL", "/usr/bin/etcdctl")
+ETCD_SERIES = os.environ.get("KM_ETCD_SERIES", "")
 
 # Timing used throughout the suite (brief: TTL 3 s, margin 1.0, 0.25 s).
 TTL = 3
@@ -263,6 +267,32 @@ def etcd_get(endpoints, key):
     return unb64(kvs[0].get("value")).decode() if kvs else None
 
 
+def _binary_version(argv, pattern):
+    """The version a binary prints, or None when it does not run."""
+    try:
+        out = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(pattern, out, re.MULTILINE)
+    return m.group(1) if m else None
+
+
+def etcd_binary_version():
+    return _binary_version([ETCD_BIN, "--version"], r"^etcd Version: (\S+)")
+
+
+def etcdctl_binary_version():
+    return _binary_version([ETCDCTL_BIN, "version"], r"^etcdctl version: (\S+)")
+
+
+def describe_etcd():
+    """One line for the test report: which etcd and etcdctl run."""
+    return (f"etcd {etcd_binary_version() or 'MISSING'} ({ETCD_BIN}), "
+            f"etcdctl {etcdctl_binary_version() or 'MISSING'} ({ETCDCTL_BIN})"
+            + (f", series {ETCD_SERIES} required" if ETCD_SERIES else ""))
+
+
 def etcd_healthy(endpoint, timeout=0.5):
     try:
         with urllib.request.urlopen(endpoint + "/health", timeout=timeout) as r:
@@ -337,6 +367,9 @@ class Etcd:
 
     def start(self, wait=True):
         assert not self.running(), f"etcd {self.name} already running"
+        if not os.access(ETCD_BIN, os.X_OK):
+            pytest.fail(f"etcd binary not found or not executable: {ETCD_BIN} "
+                        "(set KM_ETCD, or run make etcd-3.5 for the 3.5 one)")
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== start {time.strftime('%T')} =====\n".encode())
         self.proc = _popen(self.argv(), self.log_path)

@@ -1,5 +1,9 @@
 """Checks of the harness itself (etcd fixtures), independent of kingsmootd."""
 
+import json
+import urllib.request
+
+import kmtest
 from kmtest import etcd_get, etcd_put, etcd_call, etcd_healthy, election_keys
 
 
@@ -35,3 +39,21 @@ def test_three_member_cluster_smoke(km, etcd_cluster):
     m2.start()
     km.wait_for(lambda: etcd_get(m2.url, "kingsmoot/smoke") == "still", 20,
                 "restarted member m2 to catch up")
+
+
+def test_etcd_is_the_series_asked_for(km, etcd):
+    """The etcd that answers is the binary KM_ETCD names, etcdctl is of the
+    same series, and both are of KM_ETCD_SERIES when it is set (make check
+    sets it for its etcd 3.5 run)."""
+    binary = kmtest.etcd_binary_version()
+    assert binary, f"{kmtest.ETCD_BIN} --version printed no version"
+    with urllib.request.urlopen(etcd.url + "/version", timeout=2) as r:
+        served = json.loads(r.read().decode())["etcdserver"]
+    assert served == binary
+    ctl = kmtest.etcdctl_binary_version()
+    assert ctl, f"{kmtest.ETCDCTL_BIN} version printed no version"
+    series = ".".join(binary.split(".")[:2])
+    assert ctl.split(".")[:2] == series.split("."), (binary, ctl)
+    if kmtest.ETCD_SERIES:
+        assert series == kmtest.ETCD_SERIES, (
+            f"KM_ETCD_SERIES={kmtest.ETCD_SERIES} but {kmtest.ETCD_BIN} is {binary}")
