@@ -5,7 +5,8 @@
 #   make run        build, start a throw-away etcd if none answers, run
 #   make demo       three daemons on a throw-away etcd, with a live view
 #   make check      build and run unit and integration tests
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local SYSCONFDIR=/etc UNITDIR=/lib/systemd/system DESTDIR=
+#   make install-check  make install into temporary trees, checked
 
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
@@ -20,7 +21,8 @@ CC        ?= cc
 PKGS      := libcurl jansson libconfig libsystemd
 CFLAGS    ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-             -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
+             -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+             -DKM_SYSCONFDIR='"$(SYSCONFDIR)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PYTHON    := /usr/bin/python3
@@ -35,14 +37,20 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
                 etcd-client python3 python3-pytest faketime
 
-.PHONY: all deps run demo check unit unit-asan integration faults install clean bench fuzz
+.PHONY: all deps run demo check unit unit-asan integration faults install clean bench fuzz \
+        install-check FORCE
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
 $(BUILD):
 	mkdir -p $(BUILD)/tests
 
-$(BUILD)/%.o: src/%.c src/*.h | $(BUILD)
+# SYSCONFDIR is compiled in (the default configuration and hooks paths):
+# this file changes, and the objects are rebuilt, when it does.
+$(BUILD)/sysconfdir: FORCE | $(BUILD)
+	@echo '$(SYSCONFDIR)' | cmp -s - $@ || echo '$(SYSCONFDIR)' > $@
+
+$(BUILD)/%.o: src/%.c src/*.h $(BUILD)/sysconfdir | $(BUILD)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libkm.a: $(LIB_OBJS)
@@ -119,24 +127,41 @@ check: deps
 	$(MAKE) unit-asan
 	$(MAKE) integration
 	$(MAKE) faults
+	$(MAKE) install-check
 
+# Every installed text names this installation: the units' command lines,
+# the example configuration and the manual pages.
+INSTALLED_PATHS = sed -e 's|/usr/local/sbin/kingsmootd|$(SBINDIR)/kingsmootd|g' \
+                      -e 's|/usr/local/bin/kingsmootctl|$(BINDIR)/kingsmootctl|g' \
+                      -e 's|/etc/kingsmoot/|$(SYSCONFDIR)/kingsmoot/|g'
+
+# An existing kingsmootd.conf is the site's: it is never overwritten.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/kingsmoot/hooks.d
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/kingsmoot/hooks.d \
+	    $(DESTDIR)$(DATADIR)/kingsmootd/examples/hooks.d
 	install -m 0755 $(BUILD)/kingsmootd $(DESTDIR)$(SBINDIR)/kingsmootd
 	install -m 0755 $(BUILD)/kingsmootctl $(DESTDIR)$(BINDIR)/kingsmootctl
-	install -m 0644 man/kingsmootctl.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 man/kingsmootd.8 $(DESTDIR)$(MANDIR)/man8/
-	install -m 0644 man/kingsmootd.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	for u in kingsmootd.service kingsmootd@.service; do \
-	    sed 's|/usr/local/sbin/kingsmootd|$(SBINDIR)/kingsmootd|g' systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u; \
-	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
+	for f in man1/kingsmootctl.1 man5/kingsmootd.conf.5 man8/kingsmootd.8; do \
+	    $(INSTALLED_PATHS) man/$${f#*/} > $(DESTDIR)$(MANDIR)/$$f && \
+	    chmod 0644 $(DESTDIR)$(MANDIR)/$$f || exit 1; \
 	done
-	install -d $(DESTDIR)$(DATADIR)/kingsmootd/examples/hooks.d
+	for u in kingsmootd.service kingsmootd@.service; do \
+	    $(INSTALLED_PATHS) systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	install -m 0755 etc/hooks.d/* $(DESTDIR)$(DATADIR)/kingsmootd/examples/hooks.d/
-	[ -e $(DESTDIR)$(SYSCONFDIR)/kingsmoot/kingsmootd.conf ] || \
-	    install -m 0644 etc/kingsmootd.conf $(DESTDIR)$(SYSCONFDIR)/kingsmoot/kingsmootd.conf
+	conf=$(DESTDIR)$(SYSCONFDIR)/kingsmoot/kingsmootd.conf; \
+	if [ ! -e $$conf ]; then \
+	    $(INSTALLED_PATHS) etc/kingsmootd.conf > $$conf && chmod 0644 $$conf; \
+	fi
+
+# make install into a temporary DESTDIR and a temporary PREFIX, checked.
+install-check:
+	$(PYTHON) -m pytest -q tests/install
+
+FORCE:
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -11,9 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KM_DEFAULT_CONFIG "/etc/kingsmoot/kingsmootd.conf"
+/* The build's SYSCONFDIR (make SYSCONFDIR=...), where make install puts
+ * the configuration. */
+#ifndef KM_SYSCONFDIR
+#define KM_SYSCONFDIR "/etc"
+#endif
+#define KM_DEFAULT_CONFIG KM_SYSCONFDIR "/kingsmoot/kingsmootd.conf"
 #define KM_DEFAULT_STATE_FILE "/run/kingsmoot/state"
-#define KM_DEFAULT_HOOKS_DIR "/etc/kingsmoot/hooks.d"
+#define KM_DEFAULT_HOOKS_DIR KM_SYSCONFDIR "/kingsmoot/hooks.d"
 #define KM_DEFAULT_ENDPOINT "http://127.0.0.1:2379"
 #define KM_MAX_ENDPOINTS 16
 #define KM_MAX_HEALTH_ARGS 64
