@@ -4,7 +4,8 @@
 #   make deps       install missing Debian packages (build, test and run)
 #   make run        build, start a throw-away etcd if none answers, run
 #   make demo       three daemons on a throw-away etcd, with a live view
-#   make check      build and run unit and integration tests
+#   make check      build and run unit, integration and fault tests, against
+#                   the installed etcd (3.4) and against etcd 3.5
 #   make install    PREFIX=/usr/local SYSCONFDIR=/etc UNITDIR=/lib/systemd/system DESTDIR=
 #   make install-check  make install into temporary trees, checked
 
@@ -35,10 +36,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
-                etcd-client python3 python3-pytest faketime
+                etcd-client python3 python3-pytest faketime debian-archive-keyring
 
 .PHONY: all deps run demo check unit unit-asan integration faults install clean bench fuzz \
-        install-check FORCE
+        etcd-3.5 integration-etcd3.5 faults-etcd3.5 install-check FORCE
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
@@ -122,12 +123,43 @@ integration: all
 faults: all
 	KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q tests/faults
 
+# etcd 3.5 beside the installed 3.4: Debian's unstable packages, fetched
+# and unpacked under the build tree (scripts/fetch-etcd), never installed.
+ETCD35_DIR := $(BUILD)/etcd-3.5
+ETCD35_ENV  = KM_ETCD=$(CURDIR)/$(ETCD35_DIR)/root/usr/bin/etcd \
+              KM_ETCDCTL=$(CURDIR)/$(ETCD35_DIR)/root/usr/bin/etcdctl KM_ETCD_SERIES=3.5
+# The fault scenarios run against 3.5 too: a killed, a frozen and a cut-off
+# leader, etcd restarts, a 3-member cluster losing its raft leader and its
+# quorum, and a compacted watch.
+FAULTS_ETCD35 := \
+	tests/faults/test_fault_process.py::test_kill9_leader \
+	tests/faults/test_fault_process.py::test_sigstop_leader_longer_than_ttl \
+	tests/faults/test_fault_etcd.py::test_etcd_restart_shorter_than_ttl \
+	tests/faults/test_fault_etcd.py::test_etcd_restart_longer_than_ttl \
+	'tests/faults/test_fault_proxy.py::test_proxy_fault_on_leader[blackhole]' \
+	tests/faults/test_fault_etcd.py::test_cluster_kill_raft_leader_short_ttl_safety \
+	tests/faults/test_fault_etcd.py::test_cluster_quorum_lost_and_regained \
+	tests/faults/test_fault_watch.py::test_watch_compaction_under_follower
+
+etcd-3.5:
+	scripts/fetch-etcd 3.5 $(ETCD35_DIR)
+
+integration-etcd3.5: all etcd-3.5
+	$(ETCD35_ENV) KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q tests/integration
+
+faults-etcd3.5: all etcd-3.5
+	$(ETCD35_ENV) KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q $(FAULTS_ETCD35)
+
+# etcd 3.5 is fetched first: without it the run would fail at its end.
 check: deps
+	$(MAKE) etcd-3.5
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration
 	$(MAKE) faults
 	$(MAKE) install-check
+	$(MAKE) integration-etcd3.5
+	$(MAKE) faults-etcd3.5
 
 # Every installed text names this installation: the units' command lines,
 # the example configuration and the manual pages.
