@@ -23,6 +23,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -569,34 +570,53 @@ def daemon_env():
 
 
 class NotifySocket:
-    """An sd_notify receiver: the daemon gets NOTIFY_SOCKET pointing here."""
+    """An sd_notify receiver: the daemon gets NOTIFY_SOCKET pointing here.
+
+    A thread reads the socket all the time, as systemd does: a datagram
+    socket left unread fills up after net.unix.max_dgram_qlen messages
+    (10 by default), and the daemon's next sd_notify() then blocks it.
+    """
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="kmn")   # short: sun_path <= 107
         self.path = os.path.join(self.dir, "notify")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
-        self.sock.setblocking(False)
-        self.messages = []   # (monotonic time, {KEY: VALUE})
+        self.sock.settimeout(0.1)
+        self.messages = []   # (monotonic time of arrival, {KEY: VALUE})
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True,
+                                        name=f"notify-{self.path}")
+        self._reader.start()
 
-    def drain(self):
-        while True:
+    def _read(self):
+        while not self._closing.is_set():
             try:
                 data = self.sock.recv(65536)
-            except BlockingIOError:
-                break
+            except socket.timeout:
+                continue
+            except OSError:
+                return
             fields = {}
             for line in data.decode("utf-8", "replace").split("\n"):
                 k, sep, v = line.partition("=")
                 if sep:
                     fields[k] = v
-            self.messages.append((time.monotonic(), fields))
-        return self.messages
+            with self._lock:
+                self.messages.append((time.monotonic(), fields))
+
+    def drain(self):
+        """Every message so far, oldest first, with its time of arrival."""
+        with self._lock:
+            return list(self.messages)
 
     def since(self, t0):
         return [m for t, m in self.drain() if t >= t0]
 
     def close(self):
+        self._closing.set()
+        self._reader.join(timeout=5)
         self.sock.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

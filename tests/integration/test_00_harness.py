@@ -1,6 +1,7 @@
 """Checks of the harness itself (etcd fixtures), independent of kingsmootd."""
 
 import json
+import socket
 import urllib.request
 
 import kmtest
@@ -57,3 +58,20 @@ def test_etcd_is_the_series_asked_for(km, etcd):
     if kmtest.ETCD_SERIES:
         assert series == kmtest.ETCD_SERIES, (
             f"KM_ETCD_SERIES={kmtest.ETCD_SERIES} but {kmtest.ETCD_BIN} is {binary}")
+
+
+def test_notify_socket_is_read_while_nobody_asks(km):
+    """systemd reads its notify socket all the time; so must the harness,
+    or a daemon's sd_notify() blocks once the datagram queue is full
+    (net.unix.max_dgram_qlen, 10 by default) and the test sees a hang."""
+    receiver = kmtest.NotifySocket()
+    km.cleanups.append(receiver.close)
+    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sender.settimeout(2.0)
+    try:
+        for i in range(100):
+            sender.sendto(f"STATUS=message {i}\n".encode(), receiver.path)
+    finally:
+        sender.close()
+    km.wait_for(lambda: len(receiver.drain()) == 100, 5, "all 100 messages read")
+    assert [m["STATUS"] for _, m in receiver.drain()] == [f"message {i}" for i in range(100)]
