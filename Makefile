@@ -43,8 +43,8 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
-$(BUILD):
-	mkdir -p $(BUILD)/tests
+$(BUILD) $(BUILD)/tests:
+	mkdir -p $@
 
 # SYSCONFDIR is compiled in (the default configuration and hooks paths):
 # this file changes, and the objects are rebuilt, when it does.
@@ -64,7 +64,7 @@ $(BUILD)/kingsmootd: $(BUILD)/kingsmootd.o $(BUILD)/libkm.a
 $(BUILD)/kingsmootctl: $(BUILD)/kingsmootctl.o $(BUILD)/libkm.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkm.a | $(BUILD)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkm.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc -o $@ $< $(BUILD)/libkm.a \
 	    $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null) $(LDFLAGS)
 
