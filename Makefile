@@ -33,7 +33,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
-                etcd-client python3 python3-pytest faketime
+                etcd-client python3 python3-pytest faketime \
+                prometheus-node-exporter
 
 .PHONY: all deps run demo check unit unit-asan integration faults install clean bench fuzz
 

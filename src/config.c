@@ -210,6 +210,7 @@ static void build(const struct config_draft *d, struct config *cfg)
 	cfg->ttl = v[K_TTL].integer;
 	cfg->margin = v[K_MARGIN].seconds;
 	cfg->state_file = xstrdup(v[K_STATE_FILE].text);
+	cfg->metrics_file = xstrdup(v[K_METRICS_FILE].text);
 	cfg->hooks_dir = xstrdup(v[K_HOOKS_DIR].text);
 	cfg->hooks_timeout = v[K_HOOKS_TIMEOUT].seconds;
 	cfg->on_leader_failure =
@@ -295,6 +296,7 @@ void config_free(struct config *cfg)
 	free(cfg->cert_file);
 	free(cfg->key_file);
 	free(cfg->state_file);
+	free(cfg->metrics_file);
 	free(cfg->hooks_dir);
 	for (size_t i = 0; i < KM_MAX_HEALTH_ARGS; i++)
 		free(cfg->health_command[i]);

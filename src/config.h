@@ -41,6 +41,7 @@ struct config {
 	double margin;          /* seconds */
 
 	char *state_file;
+	char *metrics_file;       /* "" when off */
 
 	char *hooks_dir;
 	double hooks_timeout;

@@ -67,6 +67,10 @@ const struct config_key config_keys[K_COUNT] = {
 	[K_STATE_FILE] = { "state_file", K_ROOT, KEY_STRING, "state file",
 		.default_text = KM_DEFAULT_STATE_FILE, .has_default = true,
 		.min = 1, .max = 4000, .form = FORM_ABSOLUTE_PATH },
+	/* Off unless set; node_exporter's textfile collector reads *.prom. */
+	[K_METRICS_FILE] = { "metrics_file", K_ROOT, KEY_STRING, NULL,
+		.default_text = "", .has_default = true, .optional = true,
+		.form = FORM_ABSOLUTE_PATH },
 
 	[K_HOOKS] = { GROUP("hooks", K_ROOT) },
 	[K_HOOKS_DIR] = { "hooks.dir", K_HOOKS, KEY_STRING, "hooks directory",

@@ -12,6 +12,7 @@
 
 #include "etcd_transport.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "util.h"
 
@@ -335,6 +336,7 @@ static void call_finish(struct etcd_call *call, CURLcode rc)
 	}
 	if (res.err != 0)
 		log_debug("etcd %s%s: %s", res.endpoint, call->path, res.error.message);
+	metrics_count_request(call->path, res.err != 0);
 	if (retry)
 		rotate_endpoint(call->endpoint);
 	if (retry && call->attempt < CALL_ATTEMPTS && call_start_attempt(call) == 0)
