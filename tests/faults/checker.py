@@ -39,6 +39,15 @@ The checker asserts DESIGN 2 as the invariants of issue 4:
       every role change the daemon logged (`role A -> B`) was published
       (a `published role=B` line since the previous change), so the daemon
       never acts in a role its state file does not show.
+  I6  liveness: once the faults have ended (etcd healthy, every proxy
+      healed, every node thawed, running, resumed and healthy), every node
+      expected to be a live candidate is leader or follower within a
+      stated bound, and exactly one of them leads; from then until the end
+      of the observed period none of them leaves leader or follower and no
+      other leader appears. A node that is alone in the election, or
+      queued behind a key nobody renews, counts as well: the bound covers
+      the wait. A candidate that silently stops campaigning (not_member for
+      good) breaks it, as does an election left without a leader.
   quiet  (per scenario) no role, leader or term change inside a window
       where the fault must not cause one (short SIGSTOP, raft leader kill,
       clock jump, small delay).
@@ -53,6 +62,21 @@ Tolerances (stated, not tuned per run):
                        VALID_UNTIL and renewed_at are converted from
                        CLOCK_BOOTTIME one after the other.
 
+The liveness bound (I6), for a lease TTL, is liveness_bound(ttl) =
+2 x TTL + BACKOFF_MAX + 1 s (13.25 s at the suite's TTL of 3 s), the sum of
+what can stand between the end of the faults and a settled election:
+  * a stale key outlives the faults by up to a TTL: etcd restores leases at
+    full TTL when it restarts, and a killed daemon's key lives a TTL after
+    its last keepalive (plus the lessor's 500 ms check, inside the 1 s);
+  * a node whose link was just healed can still lose its lease to that
+    outage and has to campaign with a new one, up to another TTL later;
+  * a daemon retries etcd with a back-off of at most BACKOFF_MAX_MS (5 s,
+    src/elect.c) plus 25 % jitter, so BACKOFF_MAX = 6.25 s;
+  * 1 s for a health check to rise again (3 passes 0.2 s apart in the
+    suite), a request timeout and scheduling.
+The terms are added although some overlap: the bound is a promise, not a
+measurement; the measured time to converge is reported beside it.
+
 The module has no dependency on the harness: tests/faults/
 test_fault_checker.py feeds it synthetic histories that break each
 invariant, so a checker that cannot fail would be caught.
@@ -64,6 +88,18 @@ from dataclasses import dataclass, field
 STEP_TOL = 0.050
 WAKE_TOL = 0.250
 ROUND_TOL = 0.002
+
+# I6: the largest retry back-off of the daemon (BACKOFF_MAX_MS in
+# src/elect.c, in seconds, with its +25 % jitter) and the bound built on it.
+BACKOFF_MAX_MS = 5000
+BACKOFF_MAX = BACKOFF_MAX_MS / 1000.0 * 1.25
+LIVENESS_SLACK = 1.0
+
+
+def liveness_bound(ttl):
+    """I6's bound for a lease TTL (see the module docstring)."""
+    return 2 * ttl + BACKOFF_MAX + LIVENESS_SLACK
+
 
 PUB_RE = re.compile(
     r"^(?:<(?P<prio>\d)>|kingsmootd: (?:[a-z]+: )?)?published "
@@ -179,6 +215,19 @@ class Heal:
 
 
 @dataclass
+class Liveness:
+    """I6: the faults ended at t; every node named in `nodes` (the live
+    candidates: running, not paused, healthy) must be leader or follower,
+    and exactly one of them leader, from no later than t + bound until
+    t_end."""
+    label: str
+    t: float
+    nodes: tuple
+    bound: float
+    t_end: float
+
+
+@dataclass
 class Quiet:
     """No role, leader or term change may be published in [t0, t1]."""
     label: str
@@ -214,6 +263,9 @@ class Report:
     transitions: int = 0
     publications: int = 0
     observations: int = 0
+    # I6 label -> seconds from the end of the faults until the election
+    # settled for good (None: it never did while observed)
+    convergence: dict = field(default_factory=dict)
 
     @property
     def overlaps(self):
@@ -501,6 +553,106 @@ def check_i4(lds, heals, out):
                 f"{why}"))
 
 
+MEMBER_ROLES = ("leader", "follower")
+
+
+def _member_from(inc, t_end):
+    """(t, None) when the process was leader or follower without a break
+    from t until t_end; else (None, (role, since)): the role it was in at
+    t_end and since when (None: its unlogged start-up not_member)."""
+    member_since = None
+    outside = ("not_member", None)
+    for p in inc.pubs:
+        if p.since > t_end:
+            break
+        if p.role in MEMBER_ROLES:
+            if member_since is None:
+                member_since = p.since
+        elif member_since is not None or outside[0] != p.role:
+            member_since = None
+            outside = (p.role, p.since)
+    if member_since is None:
+        return None, outside
+    return member_since, None
+
+
+def check_i6(histories, lds, lives, out, convergence):
+    hist = {h.name: h for h in histories}
+    for lv in lives:
+        deadline = lv.t + lv.bound
+        where = (f"{lv.label}: the faults ended at {lv.t:.3f}, bound "
+                 f"{lv.bound:g} s (until {deadline:.3f}), observed until "
+                 f"{lv.t_end:.3f}")
+        settled = [lv.t]
+        stuck = False
+        for name in lv.nodes:
+            h = hist.get(name)
+            if h is None or not h.incarnations:
+                out.append(Violation("I6", f"{where}: {name} has no process"))
+                stuck = True
+                continue
+            inc = h.incarnations[-1]
+            if inc.ended is not None and inc.ended < lv.t_end:
+                out.append(Violation(
+                    "I6", f"{where}: {name} pid {inc.pid} ended at {inc.ended:.3f}, "
+                    f"it is no live candidate"))
+                stuck = True
+                continue
+            t_member, last = _member_from(inc, lv.t_end)
+            if t_member is None:
+                role, since = last
+                at = since if since is not None else inc.started
+                if at is None:
+                    when = "since it started"
+                else:
+                    d = at - lv.t
+                    when = (f"since {at:.3f}, {abs(d):.3f} s "
+                            f"{'after' if d >= 0 else 'before'} the faults ended")
+                out.append(Violation(
+                    "I6", f"{where}: {name} pid {inc.pid} is {role} {when}, to the "
+                    f"end: it never became leader or follower"))
+                stuck = True
+                continue
+            settled.append(t_member)
+            if t_member > deadline:
+                out.append(Violation(
+                    "I6", f"{where}: {name} pid {inc.pid} is leader or follower "
+                    f"only from {t_member:.3f}, {t_member - lv.t:.3f} s after the "
+                    f"faults ended"))
+        lead, why = _sole_leader(lds, lv, deadline)
+        if lead is None:
+            out.append(Violation("I6", f"{where}: not exactly one leader: {why}"))
+            stuck = True
+        else:
+            settled.append(lead.start)
+        convergence[lv.label] = None if stuck else max(settled) - lv.t
+
+
+def _sole_leader(lds, lv, deadline):
+    """The leadership of a node of lv.nodes that starts by the deadline,
+    lasts until lv.t_end and has no other leader beside it from the end
+    of the faults (or its start) on; else (None, why)."""
+    why = "no leadership of a live candidate starts by then and lasts to the end"
+    for ld in lds:
+        if ld.node not in lv.nodes or ld.start > deadline or ld.end < lv.t_end:
+            continue
+        t_star = max(ld.start, lv.t)
+        others = [o for o in lds if o is not ld and o.start < lv.t_end
+                  and o.end > t_star]
+        if others:
+            o = others[0]
+            why = (f"{ld.node} (term {ld.term}) leads from {ld.start:.3f} but "
+                   f"{o.node} (term {o.term}) also leads [{o.start:.3f}, "
+                   f"{o.end:.3f})")
+            continue
+        return ld, None
+    if lds and why.startswith("no leadership"):
+        ld = max(lds, key=lambda x: x.end)
+        why += (f"; the last one: {ld.node} (term {ld.term}) "
+                f"[{ld.start:.3f}, {ld.end:.3f})")
+    return None, why
+
+
 def check_quiet(histories, quiets, out):
     for q in quiets:
         for h in histories:
@@ -650,7 +802,7 @@ def recover_final_writes(histories, ttl, margin):
                 line=f"(final write of killed pid {inc.pid}, log line lost)"))
 
 
-def check(histories, ttl, margin, heals=(), quiets=()):
+def check(histories, ttl, margin, heals=(), quiets=(), lives=()):
     """Run every invariant over the histories; returns a Report."""
     recover_final_writes(histories, ttl, margin)
     rep = Report()
@@ -663,6 +815,7 @@ def check(histories, ttl, margin, heals=(), quiets=()):
     check_i2(histories, lds, rep.violations)
     check_i3(histories, lds, ttl, margin, rep.violations)
     check_i4(lds, heals, rep.violations)
+    check_i6(histories, lds, lives, rep.violations, rep.convergence)
     check_quiet(histories, quiets, rep.violations)
     check_i5(histories, rep.violations)
     return rep
