@@ -5,6 +5,7 @@
 #   make run        build, start a throw-away etcd if none answers, run
 #   make demo       three daemons on a throw-away etcd, with a live view
 #   make check      build and run unit and integration tests
+#   make chaos      CHAOS_RUNS random fault schedules of CHAOS_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX    ?= /usr/local
@@ -36,7 +37,7 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 etcd-client python3 python3-pytest faketime \
                 prometheus-node-exporter
 
-.PHONY: all deps run demo check unit unit-asan integration faults install clean bench fuzz
+.PHONY: all deps run demo check unit unit-asan integration faults chaos install clean bench fuzz
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
@@ -114,6 +115,15 @@ integration: all
 
 faults: all
 	KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q tests/faults
+
+# The chaos scenario of tests/faults over many fresh seeds: one summary
+# line per seed; fails if any seed does. KM_CHAOS_SEED=N replays one.
+CHAOS_RUNS    ?= 30
+CHAOS_SECONDS ?= 60
+chaos: all
+	KM_CHAOS_RUNS=$(CHAOS_RUNS) KM_CHAOS_SECONDS=$(CHAOS_SECONDS) \
+	    KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd \
+	    $(PYTHON) -m pytest -q tests/faults/test_fault_chaos.py -k test_chaos
 
 check: deps
 	$(MAKE) unit
