@@ -71,7 +71,7 @@ what can stand between the end of the faults and a settled election:
   * a node whose link was just healed can still lose its lease to that
     outage and has to campaign with a new one, up to another TTL later;
   * a daemon retries etcd with a back-off of at most BACKOFF_MAX_MS (5 s,
-    src/elect.c) plus 25 % jitter, so BACKOFF_MAX = 6.25 s;
+    src/util.h) plus 25 % jitter (backoff_ms), so BACKOFF_MAX = 6.25 s;
   * 1 s for a health check to rise again (3 passes 0.2 s apart in the
     suite), a request timeout and scheduling.
 The terms are added although some overlap: the bound is a promise, not a
@@ -90,7 +90,7 @@ WAKE_TOL = 0.250
 ROUND_TOL = 0.002
 
 # I6: the largest retry back-off of the daemon (BACKOFF_MAX_MS in
-# src/elect.c, in seconds, with its +25 % jitter) and the bound built on it.
+# src/util.h, in seconds, with its +25 % jitter) and the bound built on it.
 BACKOFF_MAX_MS = 5000
 BACKOFF_MAX = BACKOFF_MAX_MS / 1000.0 * 1.25
 LIVENESS_SLACK = 1.0

@@ -43,7 +43,7 @@ MARGIN = kmtest.MARGIN
 #    PROTOCOL 8); the next key's owner sees the DELETE within milliseconds;
 FAILOVER_BOUND = TTL + 0.5 + 1.0
 #  * after etcd itself was away, a daemon's retries back off up to 5 s with
-#    +-25 % jitter (elect.c BACKOFF_MAX_MS), stale keys of abandoned leases
+#    +-25 % jitter (BACKOFF_MAX_MS, util.h), stale keys of abandoned leases
 #    live up to a TTL (etcd restores leases at full TTL) unless revoked,
 #    and a 3-member cluster needs up to ~2 s to elect a raft leader.
 RECONNECT_BOUND = 5.0 * 1.25 + TTL + 0.5 + 2.0 + 1.0
