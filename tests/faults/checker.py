@@ -75,7 +75,8 @@ what can stand between the end of the faults and a settled election:
   * 1 s for a health check to rise again (3 passes 0.2 s apart in the
     suite), a request timeout and scheduling.
 The terms are added although some overlap: the bound is a promise, not a
-measurement; the measured time to converge is reported beside it.
+measurement; the measured time to converge is reported beside it. The
+code of I6 and the bound's constants live in liveness.py.
 
 The module has no dependency on the harness: tests/faults/
 test_fault_checker.py feeds it synthetic histories that break each
@@ -85,22 +86,11 @@ invariant, so a checker that cannot fail would be caught.
 import re
 from dataclasses import dataclass, field
 
+import liveness
+
 STEP_TOL = 0.050
 WAKE_TOL = 0.250
 ROUND_TOL = 0.002
-
-# I6: the largest retry back-off of the daemon (BACKOFF_MAX_MS in
-# src/util.h, in seconds, with its +25 % jitter) and the bound built on it.
-BACKOFF_MAX_MS = 5000
-BACKOFF_MAX = BACKOFF_MAX_MS / 1000.0 * 1.25
-LIVENESS_SLACK = 1.0
-
-
-def liveness_bound(ttl):
-    """I6's bound for a lease TTL (see the module docstring)."""
-    return 2 * ttl + BACKOFF_MAX + LIVENESS_SLACK
-
-
 PUB_RE = re.compile(
     r"^(?:<(?P<prio>\d)>|kingsmootd: (?:[a-z]+: )?)?published "
     r"role=(?P<role>[a-z_]+) term=(?P<term>-?\d+) leader=(?P<leader>\S*) "
@@ -210,19 +200,6 @@ class Heal:
     than t + bound until t_end."""
     label: str
     t: float
-    bound: float
-    t_end: float
-
-
-@dataclass
-class Liveness:
-    """I6: the faults ended at t; every node named in `nodes` (the live
-    candidates: running, not paused, healthy) must be leader or follower,
-    and exactly one of them leader, from no later than t + bound until
-    t_end."""
-    label: str
-    t: float
-    nodes: tuple
     bound: float
     t_end: float
 
@@ -553,104 +530,10 @@ def check_i4(lds, heals, out):
                 f"{why}"))
 
 
-MEMBER_ROLES = ("leader", "follower")
-
-
-def _member_from(inc, t_end):
-    """(t, None) when the process was leader or follower without a break
-    from t until t_end; else (None, (role, since)): the role it was in at
-    t_end and since when (None: its unlogged start-up not_member)."""
-    member_since = None
-    outside = ("not_member", None)
-    for p in inc.pubs:
-        if p.since > t_end:
-            break
-        if p.role in MEMBER_ROLES:
-            if member_since is None:
-                member_since = p.since
-        elif member_since is not None or outside[0] != p.role:
-            member_since = None
-            outside = (p.role, p.since)
-    if member_since is None:
-        return None, outside
-    return member_since, None
-
-
 def check_i6(histories, lds, lives, out, convergence):
-    hist = {h.name: h for h in histories}
     for lv in lives:
-        deadline = lv.t + lv.bound
-        where = (f"{lv.label}: the faults ended at {lv.t:.3f}, bound "
-                 f"{lv.bound:g} s (until {deadline:.3f}), observed until "
-                 f"{lv.t_end:.3f}")
-        settled = [lv.t]
-        stuck = False
-        for name in lv.nodes:
-            h = hist.get(name)
-            if h is None or not h.incarnations:
-                out.append(Violation("I6", f"{where}: {name} has no process"))
-                stuck = True
-                continue
-            inc = h.incarnations[-1]
-            if inc.ended is not None and inc.ended < lv.t_end:
-                out.append(Violation(
-                    "I6", f"{where}: {name} pid {inc.pid} ended at {inc.ended:.3f}, "
-                    f"it is no live candidate"))
-                stuck = True
-                continue
-            t_member, last = _member_from(inc, lv.t_end)
-            if t_member is None:
-                role, since = last
-                at = since if since is not None else inc.started
-                if at is None:
-                    when = "since it started"
-                else:
-                    d = at - lv.t
-                    when = (f"since {at:.3f}, {abs(d):.3f} s "
-                            f"{'after' if d >= 0 else 'before'} the faults ended")
-                out.append(Violation(
-                    "I6", f"{where}: {name} pid {inc.pid} is {role} {when}, to the "
-                    f"end: it never became leader or follower"))
-                stuck = True
-                continue
-            settled.append(t_member)
-            if t_member > deadline:
-                out.append(Violation(
-                    "I6", f"{where}: {name} pid {inc.pid} is leader or follower "
-                    f"only from {t_member:.3f}, {t_member - lv.t:.3f} s after the "
-                    f"faults ended"))
-        lead, why = _sole_leader(lds, lv, deadline)
-        if lead is None:
-            out.append(Violation("I6", f"{where}: not exactly one leader: {why}"))
-            stuck = True
-        else:
-            settled.append(lead.start)
-        convergence[lv.label] = None if stuck else max(settled) - lv.t
-
-
-def _sole_leader(lds, lv, deadline):
-    """The leadership of a node of lv.nodes that starts by the deadline,
-    lasts until lv.t_end and has no other leader beside it from the end
-    of the faults (or its start) on; else (None, why)."""
-    why = "no leadership of a live candidate starts by then and lasts to the end"
-    for ld in lds:
-        if ld.node not in lv.nodes or ld.start > deadline or ld.end < lv.t_end:
-            continue
-        t_star = max(ld.start, lv.t)
-        others = [o for o in lds if o is not ld and o.start < lv.t_end
-                  and o.end > t_star]
-        if others:
-            o = others[0]
-            why = (f"{ld.node} (term {ld.term}) leads from {ld.start:.3f} but "
-                   f"{o.node} (term {o.term}) also leads [{o.start:.3f}, "
-                   f"{o.end:.3f})")
-            continue
-        return ld, None
-    if lds and why.startswith("no leadership"):
-        ld = max(lds, key=lambda x: x.end)
-        why += (f"; the last one: {ld.node} (term {ld.term}) "
-                f"[{ld.start:.3f}, {ld.end:.3f})")
-    return None, why
+        found, convergence[lv.label] = liveness.judge(histories, lds, lv)
+        out += [Violation("I6", msg) for msg in found]
 
 
 def check_quiet(histories, quiets, out):

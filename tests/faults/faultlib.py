@@ -30,6 +30,7 @@ import pytest
 
 import checker
 import kmtest
+import liveness
 from tcpproxy import TcpProxy
 
 RECORD_POLL = 0.015
@@ -48,7 +49,7 @@ FAILOVER_BOUND = TTL + 0.5 + 1.0
 #    and a 3-member cluster needs up to ~2 s to elect a raft leader.
 RECONNECT_BOUND = 5.0 * 1.25 + TTL + 0.5 + 2.0 + 1.0
 # Bound for I6 (liveness after every fault has ended), derived in checker.
-LIVENESS_BOUND = checker.liveness_bound(TTL)
+LIVENESS_BOUND = liveness.liveness_bound(TTL)
 
 # scenario name -> {"runs", "transitions", "overlaps", "violations", ...}
 SCENARIOS = {}
@@ -413,7 +414,7 @@ class Scenario:
 
     def liveness(self, label, t, nodes, bound, t_end):
         """I6: the faults ended at t; `nodes` are the live candidates."""
-        self.lives.append(checker.Liveness(label, t, tuple(n.name for n in nodes),
+        self.lives.append(liveness.Liveness(label, t, tuple(n.name for n in nodes),
                                            bound, t_end))
 
     def quiet(self, label, t0, t1=None):

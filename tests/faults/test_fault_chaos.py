@@ -16,8 +16,9 @@ KM_CHAOS_SECONDS (45) a schedule drawn from random.Random(seed) injects:
 Faults overlap freely (a resign while etcd is down, a pause of a dead
 node...), except that a node has one process fault (frozen, dead or
 stopping) at a time, one pause and one flap, and etcd and each proxy one
-outage. Then everything is healed and the checker judges the whole
-history: I1-I5, I4 and I6 for the end of the faults.
+outage. Then everything is healed, the election is watched until it
+settles, and the checker judges the whole history: I1-I5, with I4 and
+I6 (liveness) for the end of the faults.
 
 Which seeds run: KM_CHAOS_SEED=n replays one; KM_CHAOS_SEEDS=a,b,c runs
 those; KM_CHAOS_RUNS=N draws N fresh ones; by default the fixed
