@@ -361,9 +361,9 @@ def run_seed(km, seed, names, proxied, faults):
             sc.note(f"{f.t:7.3f} +{f.length:6.3f} {f.kind:9} {f.target}")
         t_start = time.time()
         chaos.run(faults)
+        t_heal = time.time()       # the last fault was undone
         problems = chaos.healed()
         assert not problems, f"not healed: {problems}"
-        t_heal = time.time()
         sc.note(f"faults from {t_start:.3f} to {t_heal:.3f}")
         settled, t_end = watch_convergence(km, nodes, t_heal, LIVENESS_BOUND)
         sc.liveness("faults ended", t_heal, nodes, LIVENESS_BOUND, t_end)
