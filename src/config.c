@@ -188,7 +188,7 @@ static int default_node(struct config_draft *d)
 
 /* ---- the result ---- */
 
-static void build(const struct config_draft *d, struct config *cfg)
+static void build(struct config_draft *d, struct config *cfg)
 {
 	const struct key_value *v = d->value;
 
@@ -204,6 +204,8 @@ static void build(const struct config_draft *d, struct config *cfg)
 	cfg->request_timeout = v[K_REQUEST_TIMEOUT].seconds;
 	cfg->username = xstrdup(v[K_USERNAME].text);
 	cfg->password_file = xstrdup(v[K_PASSWORD_FILE].text);
+	cfg->password = d->secret;
+	d->secret = NULL;
 	cfg->ca_file = xstrdup(v[K_CA_FILE].text);
 	cfg->cert_file = xstrdup(v[K_CERT_FILE].text);
 	cfg->key_file = xstrdup(v[K_KEY_FILE].text);
@@ -278,6 +280,7 @@ int config_load(const struct config_overrides *ov, struct config *out,
 	if (d->lc_live)
 		config_destroy(&d->lc);
 	free(d->option_endpoints);
+	free_secret(d->secret);
 	free(d);
 	return r;
 }
@@ -292,6 +295,7 @@ void config_free(struct config *cfg)
 	free(cfg->prefix);
 	free(cfg->username);
 	free(cfg->password_file);
+	free_secret(cfg->password);
 	free(cfg->ca_file);
 	free(cfg->cert_file);
 	free(cfg->key_file);

@@ -33,6 +33,7 @@ struct config {
 	double request_timeout; /* seconds */
 	char *username;         /* "" when unset */
 	char *password_file;
+	char *password;         /* what password_file holds; NULL when unset */
 	char *ca_file;
 	char *cert_file;
 	char *key_file;
