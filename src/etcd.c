@@ -29,7 +29,18 @@ struct etcd_call {
 	char *resp;
 	size_t resp_len, resp_cap;
 	bool oversized;
+	bool in_multi;
 	bool dead;              /* cancelled or finished: free at sweep */
+	bool is_login;          /* the login itself, sent without a token */
+	bool waiting;           /* for a login to finish */
+	bool token_retried;     /* sent again after etcd refused its token */
+	unsigned token_generation;      /* of the token it was sent with */
+	struct curl_slist *headers;
+	char errbuf[CURL_ERROR_SIZE];
+	/* A failure found before anything was sent, reported from the loop:
+	 * a callback never runs inside etcd_call(). */
+	int failure;
+	char failure_why[256];
 	/* Our own bound on an attempt: libcurl may quietly resend a request
 	 * whose connection was reset and restart its clock. */
 	struct loop_timer attempt_timer;
@@ -41,14 +52,12 @@ struct etcd_client etcd_client;
 
 static void after_poll(void);
 static void call_attempt_expired(void *ud);
-
-static void set_common_options(CURL *easy, const char *url)
-{
-	etcd_transport_setopt(easy, url, &C.transport);
-}
+static void call_dispatch(struct etcd_call *call);
 
 int etcd_init(const struct config *cfg)
 {
+	char why[512];
+
 	memset(&C, 0, sizeof(C));
 	C.multi = curl_multi_init();
 	if (C.multi == NULL)
@@ -62,9 +71,12 @@ int etcd_init(const struct config *cfg)
 	}
 	C.n_endpoints = cfg->n_endpoints;
 	C.timeout_ms = (long)sec_to_ms(cfg->request_timeout);
-	if (etcd_transport_init(&C.transport, cfg) < 0)
-		return -ENOMEM;
+	etcd_login_init(cfg);
 	loop_set_curl(C.multi, after_poll);
+	if (etcd_transport_init(&C.transport, cfg, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -73,8 +85,10 @@ static void call_free(struct etcd_call *call)
 	loop_timer_disarm(&call->attempt_timer);
 	if (call->easy)
 		curl_easy_cleanup(call->easy);
+	etcd_transport_headers_free(call->headers);
 	free(call->path);
-	free(call->body_text);
+	/* A login's body holds the password. */
+	free_secret(call->body_text);
 	free(call->resp);
 	free(call);
 }
@@ -84,7 +98,7 @@ void etcd_shutdown(void)
 	while (C.calls) {
 		struct etcd_call *call = C.calls;
 		C.calls = call->next;
-		if (!call->dead)
+		if (call->in_multi)
 			curl_multi_remove_handle(C.multi, call->easy);
 		call_free(call);
 	}
@@ -92,16 +106,22 @@ void etcd_shutdown(void)
 	for (size_t i = 0; i < C.n_endpoints; i++)
 		free(C.endpoints[i]);
 	etcd_transport_free(&C.transport);
+	etcd_login_free();
 	loop_set_curl(NULL, NULL);
 	if (C.multi)
 		curl_multi_cleanup(C.multi);
 	memset(&C, 0, sizeof(C));
 }
 
-void etcd_set_timeout(double request_timeout)
+void etcd_reconfigure(const struct config *cfg)
 {
-	C.timeout_ms = (long)sec_to_ms(request_timeout);
+	char why[512];
+
+	C.timeout_ms = (long)sec_to_ms(cfg->request_timeout);
+	if (etcd_transport_reload(&C.transport, cfg, why, sizeof(why)) < 0)
+		log_err("%s: keeping the TLS files read before", why);
 	C.transport.connect_timeout_ms = C.timeout_ms;
+	etcd_login_set_password(cfg->password);
 }
 
 unsigned etcd_endpoint_generation(void)
@@ -143,13 +163,21 @@ static size_t call_write(char *data, size_t size, size_t nmemb, void *ud)
 
 static int call_start_attempt(struct etcd_call *call)
 {
-	char url[1024];
+	char url[1100];
 
 	call->endpoint = C.current;
 	call->resp_len = 0;
 	call->oversized = false;
-	snprintf(url, sizeof(url), "%s%s", C.endpoints[call->endpoint], call->path);
-	set_common_options(call->easy, url);
+	/* Endpoints are at most 512 bytes (config_endpoint.c): it fits. */
+	(void)etcd_transport_url(url, sizeof(url), C.endpoints[call->endpoint],
+	    call->path);
+	etcd_transport_headers_free(call->headers);
+	call->headers = etcd_transport_headers(call->is_login ? NULL :
+	    etcd_login_token(&call->token_generation));
+	if (call->headers == NULL)
+		return -ENOMEM;
+	etcd_transport_setopt(call->easy, url, &C.transport, call->headers,
+	    call->errbuf);
 	curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, C.timeout_ms);
 	curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body_text);
 	curl_easy_setopt(call->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body_text));
@@ -159,44 +187,97 @@ static int call_start_attempt(struct etcd_call *call)
 	call->attempt++;
 	if (curl_multi_add_handle(C.multi, call->easy) != CURLM_OK)
 		return -EIO;
+	call->in_multi = true;
 	loop_timer_arm_in(&call->attempt_timer, (uint64_t)C.timeout_ms);
 	return 0;
 }
 
-struct etcd_call *etcd_call(const char *path, json_t *body, etcd_done_cb cb, void *ud)
+static void call_fail_soon(struct etcd_call *call, int err, const char *why)
+{
+	call->waiting = false;
+	call->failure = err;
+	snprintf(call->failure_why, sizeof(call->failure_why), "%s", why);
+	loop_timer_arm_in(&call->attempt_timer, 0);
+}
+
+static struct etcd_call *call_new(const char *path, json_t *body,
+    etcd_done_cb cb, void *ud, bool is_login)
 {
 	struct etcd_call *call;
 
-	if (body == NULL || C.multi == NULL)
-		goto fail;
+	if (body == NULL || C.multi == NULL) {
+		json_decref(body);
+		return NULL;
+	}
 	call = xcalloc(1, sizeof(*call));
 	call->easy = curl_easy_init();
 	call->path = xstrdup(path);
 	call->body_text = json_dumps(body, JSON_COMPACT);
 	call->cb = cb;
 	call->ud = ud;
+	call->is_login = is_login;
 	loop_timer_init(&call->attempt_timer, call_attempt_expired, call);
 	json_decref(body);
-	if (call->easy == NULL || call->body_text == NULL ||
-	    call_start_attempt(call) < 0) {
+	if (call->easy == NULL || call->body_text == NULL) {
 		call_free(call);
 		return NULL;
 	}
 	call->next = C.calls;
 	C.calls = call;
+	call_dispatch(call);
 	return call;
-fail:
-	json_decref(body);
-	return NULL;
+}
+
+struct etcd_call *etcd_call(const char *path, json_t *body, etcd_done_cb cb, void *ud)
+{
+	return call_new(path, body, cb, ud, false);
+}
+
+struct etcd_call *etcd_call_login(json_t *body, etcd_done_cb cb)
+{
+	return call_new("/v3/auth/authenticate", body, cb, NULL, true);
+}
+
+void etcd_calls_login_done(int err, const char *why)
+{
+	for (struct etcd_call *call = C.calls; call; call = call->next) {
+		if (!call->waiting || call->dead)
+			continue;
+		call->waiting = false;
+		if (err < 0)
+			call_fail_soon(call, err, why);
+		else if (call_start_attempt(call) < 0)
+			call_fail_soon(call, -EIO, "cannot start the request");
+	}
 }
 
 void etcd_call_cancel(struct etcd_call *call)
 {
 	if (call == NULL || call->dead)
 		return;
-	curl_multi_remove_handle(C.multi, call->easy);
+	if (call->in_multi)
+		curl_multi_remove_handle(C.multi, call->easy);
+	call->in_multi = false;
 	loop_timer_disarm(&call->attempt_timer);
 	call->dead = true;
+}
+
+/* ---- unary calls ----------------------------------------------------------- */
+
+/* Send the call now, or once the login it needs is done. */
+static void call_dispatch(struct etcd_call *call)
+{
+	char why[256];
+	int r = call->is_login ? 1 : etcd_login_step(why, sizeof(why));
+
+	if (r > 0 && call_start_attempt(call) < 0) {
+		r = -EIO;
+		snprintf(why, sizeof(why), "cannot start the request");
+	}
+	if (r == 0)
+		call->waiting = true;
+	else if (r < 0)
+		call_fail_soon(call, r, why);
 }
 
 static void rotate_endpoint(size_t failed)
@@ -218,12 +299,33 @@ static int transport_errno(CURLcode rc)
 	}
 }
 
-static bool error_is_retryable(const struct etcd_error *e)
+static void call_report(struct etcd_call *call, struct etcd_result *res,
+    json_t *body)
 {
-	/* Unavailable, Unknown (deadline while quorum is lost), Canceled,
-	 * DeadlineExceeded: another member may well answer. */
-	return e->http_status >= 500 || e->grpc_code == 14 || e->grpc_code == 2 ||
-	    e->grpc_code == 1 || e->grpc_code == 4;
+	call->dead = true;
+	res->body = body;
+	if (call->cb)
+		call->cb(res, call->ud);
+	if (res->err == -EREMOTEIO && !call->is_login &&
+	    etcd_error_permission_denied(&res->error))
+		etcd_login_denied(call->path, res->error.message);
+	json_decref(body);
+}
+
+/* etcd refused the token: forget it, log in and send the call once more. */
+static bool retry_with_new_token(struct etcd_call *call,
+    const struct etcd_error *e)
+{
+	if (call->is_login ||
+	    !etcd_login_retry_with_new_token(e, call->token_retried))
+		return false;
+	log_debug("etcd %s%s: %s; logging in again", C.endpoints[call->endpoint],
+	    call->path, e->message);
+	call->token_retried = true;
+	call->attempt = 0;
+	etcd_login_token_refused(call->token_generation);
+	call_dispatch(call);
+	return true;
 }
 
 static void call_finish(struct etcd_call *call, CURLcode rc)
@@ -237,8 +339,16 @@ static void call_finish(struct etcd_call *call, CURLcode rc)
 	memset(&res, 0, sizeof(res));
 	res.endpoint = C.endpoints[call->endpoint];
 	loop_timer_disarm(&call->attempt_timer);
+	if (call->failure) {
+		res.err = call->failure;
+		snprintf(res.error.message, sizeof(res.error.message), "%s",
+		    call->failure_why);
+		call_report(call, &res, NULL);
+		return;
+	}
 	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_multi_remove_handle(C.multi, call->easy);
+	call->in_multi = false;
 
 	if (call->oversized) {
 		res.err = -EMSGSIZE;
@@ -246,13 +356,15 @@ static void call_finish(struct etcd_call *call, CURLcode rc)
 		    "response larger than %u bytes", ETCD_MAX_RESPONSE);
 	} else if (rc != CURLE_OK) {
 		res.err = transport_errno(rc);
-		snprintf(res.error.message, sizeof(res.error.message), "%s",
-		    curl_easy_strerror(rc));
+		etcd_transport_explain(&C.transport, rc, call->errbuf,
+		    res.error.message, sizeof(res.error.message));
 		retry = true;
 	} else if (status < 200 || status > 299) {
 		res.err = -EREMOTEIO;
 		etcd_parse_error(status, call->resp, call->resp_len, &res.error);
-		retry = error_is_retryable(&res.error);
+		if (retry_with_new_token(call, &res.error))
+			return;
+		retry = etcd_error_retryable(&res.error);
 	} else {
 		body = json_loadb(call->resp ? call->resp : "", call->resp_len, 0, &jerr);
 		if (body == NULL) {
@@ -263,11 +375,15 @@ static void call_finish(struct etcd_call *call, CURLcode rc)
 			/* A stream endpoint that failed after answering 200. */
 			res.err = -EREMOTEIO;
 			etcd_parse_error(status, call->resp, call->resp_len, &res.error);
-			retry = error_is_retryable(&res.error);
 			json_decref(body);
 			body = NULL;
+			if (retry_with_new_token(call, &res.error))
+				return;
+			retry = etcd_error_retryable(&res.error);
 		}
 	}
+	if (res.err == -EREMOTEIO)
+		etcd_login_explain(&res.error);
 	if (res.err != 0)
 		log_debug("etcd %s%s: %s", res.endpoint, call->path, res.error.message);
 	metrics_count_request(call->path, res.err != 0);
@@ -275,12 +391,7 @@ static void call_finish(struct etcd_call *call, CURLcode rc)
 		rotate_endpoint(call->endpoint);
 	if (retry && call->attempt < CALL_ATTEMPTS && call_start_attempt(call) == 0)
 		return;
-
-	call->dead = true;
-	res.body = body;
-	if (call->cb)
-		call->cb(&res, call->ud);
-	json_decref(body);
+	call_report(call, &res, body);
 }
 
 static void call_attempt_expired(void *ud)

@@ -2,6 +2,11 @@
  * etcd_watch.c - watch streams of the daemon's etcd client (see etcd.h):
  * one HTTP connection each, read as NDJSON, with messages handed over
  * from the event loop rather than from inside libcurl.
+ *
+ * etcd checks a watch's token only when the watch is created, and answers
+ * a refused one with a created-and-cancelled message on an open stream:
+ * such a watch logs in again and is created once more, unseen by its
+ * consumer.
  */
 #include "etcd_internal.h"
 
@@ -35,6 +40,16 @@ struct etcd_watch {
 	size_t queued;
 	bool in_multi;
 	bool dead;
+	bool waiting;           /* for a login to finish */
+	bool token_retried;     /* created again after etcd refused its token */
+	bool token_refused;     /* etcd just did: abort and log in */
+	unsigned token_generation;      /* of the token it was sent with */
+	struct curl_slist *headers;
+	char errbuf[CURL_ERROR_SIZE];
+	/* A failure before the stream began, reported from the loop. */
+	int failure;
+	char failure_why[256];
+	/* Bounds creation; fires at once to report a failure. */
 	struct loop_timer created_timer;
 	bool created;
 	struct etcd_watch *next;
@@ -59,6 +74,7 @@ static void watch_free(struct etcd_watch *w)
 	loop_timer_disarm(&w->created_timer);
 	if (w->easy)
 		curl_easy_cleanup(w->easy);
+	etcd_transport_headers_free(w->headers);
 	ndjson_free(&w->framer);
 	free(w->body_text);
 	free(w);
@@ -116,6 +132,16 @@ static int watch_line(const char *line, size_t len, void *ud)
 		    "malformed watch message");
 		return r;
 	}
+	if (msg.created && msg.canceled) {
+		struct etcd_error e;
+
+		etcd_parse_cancel_reason(msg.cancel_reason, &e);
+		if (etcd_login_retry_with_new_token(&e, w->token_retried)) {
+			etcd_watch_msg_clear(&msg);
+			w->token_refused = true;
+			return -ECANCELED;
+		}
+	}
 	if (msg.created) {
 		w->created = true;
 		loop_timer_disarm(&w->created_timer);
@@ -137,6 +163,15 @@ static int watch_line(const char *line, size_t len, void *ud)
 	return 0;
 }
 
+static void report_denied(const struct etcd_watch_msg *msg)
+{
+	struct etcd_error e;
+
+	etcd_parse_cancel_reason(msg->cancel_reason, &e);
+	if (etcd_error_permission_denied(&e))
+		etcd_login_denied("/v3/watch", e.message);
+}
+
 /* Hand queued messages over, in order, until the consumer stops us. */
 static void watch_deliver(struct etcd_watch *w)
 {
@@ -149,6 +184,8 @@ static void watch_deliver(struct etcd_watch *w)
 		w->queued--;
 		if (w->on_msg)
 			w->on_msg(&q->msg, w->ud);
+		if (q->msg.created && q->msg.canceled)
+			report_denied(&q->msg);
 		etcd_watch_msg_clear(&q->msg);
 		free(q);
 	}
@@ -162,7 +199,7 @@ static size_t watch_write(char *data, size_t size, size_t nmemb, void *ud)
 	if (w->dead)
 		return 0;
 	if (ndjson_feed(&w->framer, data, len, watch_line, w) < 0) {
-		if (!w->stream_error[0])
+		if (!w->stream_error[0] && !w->token_refused)
 			snprintf(w->stream_error, sizeof(w->stream_error),
 			    "watch message too large");
 		return 0;
@@ -174,8 +211,77 @@ static void watch_created_timeout(void *ud)
 {
 	struct etcd_watch *w = ud;
 
-	if (!w->created)
+	if (w->failure)
+		watch_end(w, w->failure, w->failure_why);
+	else if (!w->created)
 		watch_end(w, -ETIMEDOUT, "watch was not created in time");
+}
+
+static void watch_fail_soon(struct etcd_watch *w, int err, const char *why)
+{
+	w->waiting = false;
+	w->failure = err;
+	snprintf(w->failure_why, sizeof(w->failure_why), "%s", why);
+	loop_timer_arm_in(&w->created_timer, 0);
+}
+
+static int watch_begin(struct etcd_watch *w)
+{
+	char url[1100];
+
+	ndjson_free(&w->framer);
+	ndjson_init(&w->framer, ETCD_MAX_RESPONSE);
+	w->stream_error[0] = '\0';
+	w->parse_error = 0;
+	w->created = false;
+	(void)etcd_transport_url(url, sizeof(url), C.endpoints[C.current],
+	    "/v3/watch");
+	etcd_transport_headers_free(w->headers);
+	w->headers = etcd_transport_headers(etcd_login_token(&w->token_generation));
+	if (w->headers == NULL)
+		return -ENOMEM;
+	etcd_transport_setopt(w->easy, url, &C.transport, w->headers, w->errbuf);
+	curl_easy_setopt(w->easy, CURLOPT_POSTFIELDS, w->body_text);
+	curl_easy_setopt(w->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(w->body_text));
+	curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, watch_write);
+	curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, w);
+	curl_easy_setopt(w->easy, CURLOPT_PRIVATE, NULL);
+	if (curl_multi_add_handle(C.multi, w->easy) != CURLM_OK)
+		return -EIO;
+	w->in_multi = true;
+	/* A blackholed member never answers; give creation the same budget
+	 * as a unary call and its retry. */
+	loop_timer_arm_in(&w->created_timer, 2 * (uint64_t)C.timeout_ms + 100);
+	return 0;
+}
+
+/* Start the stream now, or once the login it needs is done. */
+static void watch_dispatch(struct etcd_watch *w)
+{
+	char why[256];
+	int r = etcd_login_step(why, sizeof(why));
+
+	if (r > 0 && watch_begin(w) < 0) {
+		r = -EIO;
+		snprintf(why, sizeof(why), "cannot start the watch");
+	}
+	if (r == 0)
+		w->waiting = true;
+	else if (r < 0)
+		watch_fail_soon(w, r, why);
+}
+
+void etcd_watches_login_done(int err, const char *why)
+{
+	for (struct etcd_watch *w = C.watches; w; w = w->next) {
+		if (!w->waiting || w->dead)
+			continue;
+		w->waiting = false;
+		if (err < 0)
+			watch_fail_soon(w, err, why);
+		else if (watch_begin(w) < 0)
+			watch_fail_soon(w, -EIO, "cannot start the watch");
+	}
 }
 
 struct etcd_watch *etcd_watch_start(const char *prefix, size_t len,
@@ -184,7 +290,6 @@ struct etcd_watch *etcd_watch_start(const char *prefix, size_t len,
 {
 	struct etcd_watch *w;
 	json_t *req;
-	char url[1024];
 
 	if (C.multi == NULL)
 		return NULL;
@@ -193,6 +298,7 @@ struct etcd_watch *etcd_watch_start(const char *prefix, size_t len,
 	req = etcd_req_watch_prefix(prefix, len, start_revision);
 	w->body_text = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
+	loop_timer_init(&w->created_timer, watch_created_timeout, w);
 	if (w->easy == NULL || w->body_text == NULL) {
 		watch_free(w);
 		return NULL;
@@ -201,24 +307,9 @@ struct etcd_watch *etcd_watch_start(const char *prefix, size_t len,
 	w->on_end = on_end;
 	w->ud = ud;
 	ndjson_init(&w->framer, ETCD_MAX_RESPONSE);
-	snprintf(url, sizeof(url), "%s/v3/watch", C.endpoints[C.current]);
-	etcd_transport_setopt(w->easy, url, &C.transport);
-	curl_easy_setopt(w->easy, CURLOPT_POSTFIELDS, w->body_text);
-	curl_easy_setopt(w->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(w->body_text));
-	curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, watch_write);
-	curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, w);
-	curl_easy_setopt(w->easy, CURLOPT_PRIVATE, NULL);
-	if (curl_multi_add_handle(C.multi, w->easy) != CURLM_OK) {
-		watch_free(w);
-		return NULL;
-	}
-	w->in_multi = true;
-	/* A blackholed member never answers; give creation the same budget
-	 * as a unary call and its retry. */
-	loop_timer_init(&w->created_timer, watch_created_timeout, w);
-	loop_timer_arm_in(&w->created_timer, 2 * (uint64_t)C.timeout_ms + 100);
 	w->next = C.watches;
 	C.watches = w;
+	watch_dispatch(w);
 	return w;
 }
 
@@ -242,6 +333,15 @@ static void watch_finish(struct etcd_watch *w, CURLcode rc)
 	watch_detach(w);
 	if (w->dead)
 		return;
+	if (w->token_refused) {
+		/* Nothing was delivered: the created message was the refusal. */
+		w->token_refused = false;
+		w->token_retried = true;
+		loop_timer_disarm(&w->created_timer);
+		etcd_login_token_refused(w->token_generation);
+		watch_dispatch(w);
+		return;
+	}
 	if (rc == CURLE_OK && status >= 200 && status <= 299)
 		(void)ndjson_finish(&w->framer, watch_line, w);
 	/* What arrived before the end is news, and comes first. */
@@ -251,7 +351,7 @@ static void watch_finish(struct etcd_watch *w, CURLcode rc)
 	if (w->stream_error[0])
 		snprintf(why, sizeof(why), "%s", w->stream_error);
 	else if (rc != CURLE_OK)
-		snprintf(why, sizeof(why), "%s", curl_easy_strerror(rc));
+		etcd_transport_explain(&C.transport, rc, w->errbuf, why, sizeof(why));
 	else if (status < 200 || status > 299)
 		snprintf(why, sizeof(why), "HTTP %ld", status);
 	else
