@@ -331,6 +331,15 @@ static void on_key_deleted(bool ok, void *ud)
 	post(ok ? STEPDOWN_EV_DELETED : STEPDOWN_EV_DELETE_FAILED);
 }
 
+/* A node that etcd no longer lets read or write its election cannot see
+ * its key go: it does not stay in the queue. */
+static void on_etcd_denied(const char *why, void *ud)
+{
+	if (candidacy.create_revision != 0)
+		/* etcd refuses us the election: as good as out of reach. */
+		elect_resign(REASON_ETCD_UNREACHABLE, why);
+}
+
 static const struct candidacy_events candidacy_events = {
 	.created = on_key_created, .create_failed = on_key_create_failed,
 	.lease_unusable = on_lease_unusable, .deleted = on_key_deleted,
@@ -627,6 +636,7 @@ int elect_start(const struct config *c)
 	    etcd_current_endpoint(), c->ttl);
 	publisher_announce(&publisher);
 	write_metrics();
+	etcd_set_denied_handler(on_etcd_denied, NULL);
 	view_start(&view);
 	campaign_step();
 	loop_set_before_sleep(check_liveness);
