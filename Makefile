@@ -35,7 +35,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
                 etcd-client python3 python3-pytest faketime \
-                prometheus-node-exporter
+                prometheus-node-exporter openssl
 
 .PHONY: all deps run demo check unit unit-asan integration faults chaos install clean bench fuzz
 
