@@ -85,8 +85,9 @@ void etcd_parse_error(long http_status, const char *body, size_t len,
     struct etcd_error *err);
 
 /*
- * Authentication. The token goes into a header, so only printable ASCII
- * without spaces is taken (*token malloc'd).
+ * Authentication (etcdproto_auth.c, as are the error tests below). The
+ * token goes into a header, so only printable ASCII without spaces is
+ * taken (*token malloc'd).
  */
 int etcd_parse_authenticate(json_t *body, char **token);
 /* A watch's cancel_reason, "rpc error: code = NAME desc = MESSAGE", as an
