@@ -321,6 +321,7 @@ static bool retry_with_new_token(struct etcd_call *call,
 		return false;
 	log_debug("etcd %s%s: %s; logging in again", C.endpoints[call->endpoint],
 	    call->path, e->message);
+	metrics_count_request(call->path, true);
 	call->token_retried = true;
 	call->attempt = 0;
 	etcd_login_token_refused(call->token_generation);
@@ -343,6 +344,7 @@ static void call_finish(struct etcd_call *call, CURLcode rc)
 		res.err = call->failure;
 		snprintf(res.error.message, sizeof(res.error.message), "%s",
 		    call->failure_why);
+		metrics_count_request(call->path, true);
 		call_report(call, &res, NULL);
 		return;
 	}
