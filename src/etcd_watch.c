@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "loop.h"
+#include "metrics.h"
 #include "util.h"
 
 #define C etcd_client
@@ -94,6 +95,8 @@ static void watch_end(struct etcd_watch *w, int err, const char *why)
 	watch_detach(w);
 	w->dead = true;
 	loop_timer_disarm(&w->created_timer);
+	/* A watch counts once, when it ends: failed unless it ended cleanly. */
+	metrics_count_request("/v3/watch", err != 0);
 	if (w->on_end)
 		w->on_end(err, why, w->ud);
 }
