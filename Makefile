@@ -6,6 +6,7 @@
 #   make demo       three daemons on a throw-away etcd, with a live view
 #   make check      build and run unit, integration and fault tests, against
 #                   the installed etcd (3.4) and against etcd 3.5
+#   make chaos      CHAOS_RUNS random fault schedules of CHAOS_SECONDS each
 #   make install    PREFIX=/usr/local SYSCONFDIR=/etc UNITDIR=/lib/systemd/system DESTDIR=
 #   make install-check  make install into temporary trees, checked
 
@@ -36,9 +37,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
-                etcd-client python3 python3-pytest faketime debian-archive-keyring
+                etcd-client python3 python3-pytest faketime \
+                prometheus-node-exporter openssl debian-archive-keyring
 
-.PHONY: all deps run demo check unit unit-asan integration faults install clean bench fuzz \
+.PHONY: all deps run demo check unit unit-asan integration faults chaos install clean bench fuzz \
         etcd-3.5 integration-etcd3.5 faults-etcd3.5 install-check FORCE
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
@@ -122,6 +124,15 @@ integration: all
 
 faults: all
 	KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q tests/faults
+
+# The chaos scenario of tests/faults over many fresh seeds: one summary
+# line per seed; fails if any seed does. KM_CHAOS_SEED=N replays one.
+CHAOS_RUNS    ?= 30
+CHAOS_SECONDS ?= 60
+chaos: all
+	KM_CHAOS_RUNS=$(CHAOS_RUNS) KM_CHAOS_SECONDS=$(CHAOS_SECONDS) \
+	    KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd \
+	    $(PYTHON) -m pytest -q tests/faults/test_fault_chaos.py -k test_chaos
 
 # etcd 3.5 beside the installed 3.4: Debian's unstable packages, fetched
 # and unpacked under the build tree (scripts/fetch-etcd), never installed.

@@ -188,7 +188,7 @@ static int default_node(struct config_draft *d)
 
 /* ---- the result ---- */
 
-static void build(const struct config_draft *d, struct config *cfg)
+static void build(struct config_draft *d, struct config *cfg)
 {
 	const struct key_value *v = d->value;
 
@@ -204,12 +204,15 @@ static void build(const struct config_draft *d, struct config *cfg)
 	cfg->request_timeout = v[K_REQUEST_TIMEOUT].seconds;
 	cfg->username = xstrdup(v[K_USERNAME].text);
 	cfg->password_file = xstrdup(v[K_PASSWORD_FILE].text);
+	cfg->password = d->secret;
+	d->secret = NULL;
 	cfg->ca_file = xstrdup(v[K_CA_FILE].text);
 	cfg->cert_file = xstrdup(v[K_CERT_FILE].text);
 	cfg->key_file = xstrdup(v[K_KEY_FILE].text);
 	cfg->ttl = v[K_TTL].integer;
 	cfg->margin = v[K_MARGIN].seconds;
 	cfg->state_file = xstrdup(v[K_STATE_FILE].text);
+	cfg->metrics_file = xstrdup(v[K_METRICS_FILE].text);
 	cfg->hooks_dir = xstrdup(v[K_HOOKS_DIR].text);
 	cfg->hooks_timeout = v[K_HOOKS_TIMEOUT].seconds;
 	cfg->on_leader_failure =
@@ -277,6 +280,7 @@ int config_load(const struct config_overrides *ov, struct config *out,
 	if (d->lc_live)
 		config_destroy(&d->lc);
 	free(d->option_endpoints);
+	free_secret(d->secret);
 	free(d);
 	return r;
 }
@@ -291,10 +295,12 @@ void config_free(struct config *cfg)
 	free(cfg->prefix);
 	free(cfg->username);
 	free(cfg->password_file);
+	free_secret(cfg->password);
 	free(cfg->ca_file);
 	free(cfg->cert_file);
 	free(cfg->key_file);
 	free(cfg->state_file);
+	free(cfg->metrics_file);
 	free(cfg->hooks_dir);
 	for (size_t i = 0; i < KM_MAX_HEALTH_ARGS; i++)
 		free(cfg->health_command[i]);

@@ -38,6 +38,7 @@ struct config {
 	double request_timeout; /* seconds */
 	char *username;         /* "" when unset */
 	char *password_file;
+	char *password;         /* what password_file holds; NULL when unset */
 	char *ca_file;
 	char *cert_file;
 	char *key_file;
@@ -46,6 +47,7 @@ struct config {
 	double margin;          /* seconds */
 
 	char *state_file;
+	char *metrics_file;       /* "" when off */
 
 	char *hooks_dir;
 	double hooks_timeout;

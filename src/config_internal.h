@@ -44,6 +44,7 @@ enum key_id {
 	K_TTL,
 	K_MARGIN,
 	K_STATE_FILE,
+	K_METRICS_FILE,
 	K_HOOKS,
 	K_HOOKS_DIR,
 	K_HOOKS_TIMEOUT,
@@ -101,6 +102,8 @@ struct config_key {
 	bool optional;          /* "" means not set: form and range apply
 	                         * only to a set value */
 	bool readable;          /* names a file that must be readable */
+	bool secret;            /* and whose content is taken as a secret:
+	                         * one line, not readable by group or others */
 };
 
 extern const struct config_key config_keys[K_COUNT];
@@ -129,6 +132,7 @@ struct config_draft {
 
 	struct key_value value[K_COUNT];
 	char *option_endpoints;      /* split copy of -e, owns its items */
+	char *secret;                /* what the secret file holds, or NULL */
 	char hostname[HOST_NAME_MAX + 1];
 };
 
@@ -161,7 +165,8 @@ enum key_id keys_find(enum key_id parent, const char *member);
 void keys_set_defaults(struct config_draft *d);
 /* Each key on its own: presence, range and form, in table order. */
 int keys_check_values(struct config_draft *d);
-/* Files named by readable keys; the only check that asks the system. */
+/* Files named by readable keys, and the secret file's content (into
+ * d->secret); the only check that asks the system. */
 int keys_check_files(struct config_draft *d);
 /* The value's place in .choices, which is its enum value, or -1. */
 int keys_choice(const struct config_draft *d, enum key_id k);

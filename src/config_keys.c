@@ -10,9 +10,16 @@
 #include "config_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+/* etcd hashes passwords with bcrypt, which reads 72 bytes at most. */
+#define SECRET_MAX 1024
 
 static const char *const mode_choices[] = { "candidate", "observer", NULL };
 static const char *const leader_failure_choices[] = { "resign", "ignore",
@@ -45,7 +52,7 @@ const struct config_key config_keys[K_COUNT] = {
 		.default_text = "", .has_default = true, .optional = true },
 	[K_PASSWORD_FILE] = { "etcd.password_file", K_ETCD, KEY_STRING, NULL,
 		.default_text = "", .has_default = true, .optional = true,
-		.form = FORM_ABSOLUTE_PATH, .readable = true },
+		.form = FORM_ABSOLUTE_PATH, .readable = true, .secret = true },
 	[K_CA_FILE] = { "etcd.ca_file", K_ETCD, KEY_STRING, NULL,
 		.default_text = "", .has_default = true, .optional = true,
 		.readable = true },
@@ -67,6 +74,10 @@ const struct config_key config_keys[K_COUNT] = {
 	[K_STATE_FILE] = { "state_file", K_ROOT, KEY_STRING, "state file",
 		.default_text = KM_DEFAULT_STATE_FILE, .has_default = true,
 		.min = 1, .max = 4000, .form = FORM_ABSOLUTE_PATH },
+	/* Off unless set; node_exporter's textfile collector reads *.prom. */
+	[K_METRICS_FILE] = { "metrics_file", K_ROOT, KEY_STRING, NULL,
+		.default_text = "", .has_default = true, .optional = true,
+		.form = FORM_ABSOLUTE_PATH },
 
 	[K_HOOKS] = { GROUP("hooks", K_ROOT) },
 	[K_HOOKS_DIR] = { "hooks.dir", K_HOOKS, KEY_STRING, "hooks directory",
@@ -338,6 +349,87 @@ int keys_check_values(struct config_draft *d)
 	return 0;
 }
 
+/* Read all of fd, up to max bytes; -EFBIG beyond. */
+static ssize_t read_bounded(int fd, char *buf, size_t max)
+{
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + got, max + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return (ssize_t)got;
+		got += (size_t)n;
+		if (got > max)
+			return -EFBIG;
+	}
+}
+
+/*
+ * The secret is what the file holds, less one line end: "echo pw > file"
+ * and an editor's last newline are not part of it. The file is kept from
+ * group and others, as ssh keeps its keys, because whoever reads it can
+ * act as this node in etcd.
+ */
+static int read_secret(struct config_draft *d, enum key_id k, const char *path)
+{
+	char buf[SECRET_MAX + 2];
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	int fd, r = 0;
+
+	fd = open(d->value[k].text, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return draft_fail_key(d, k, "is not readable: %s: '%s'",
+		    strerror(errno), path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		r = draft_fail_key(d, k, "is not a regular file: '%s'", path);
+	else if (st.st_mode & (S_IRGRP | S_IROTH))
+		r = draft_fail_key(d, k, "must not be readable by group or "
+		    "others: '%s' has mode %04o (chmod 600 it)", path,
+		    (unsigned)(st.st_mode & 07777));
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	n = read_bounded(fd, buf, SECRET_MAX);
+	close(fd);
+	if (n < 0) {
+		if (n == -EFBIG)
+			r = draft_fail_key(d, k, "holds more than %d bytes: '%s'",
+			    SECRET_MAX, path);
+		else
+			r = draft_fail_key(d, k, "is not readable: %s: '%s'",
+			    strerror((int)-n), path);
+		goto out;
+	}
+	len = (size_t)n;
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len == 0) {
+		r = draft_fail_key(d, k, "is empty: '%s'", path);
+		goto out;
+	}
+	if (memchr(buf, '\n', len) || memchr(buf, '\r', len) ||
+	    memchr(buf, '\0', len)) {
+		r = draft_fail_key(d, k, "must hold the password alone on one "
+		    "line: '%s'", path);
+		goto out;
+	}
+	d->secret = xcalloc(len + 1, 1);
+	memcpy(d->secret, buf, len);
+out:
+	explicit_bzero(buf, sizeof(buf));
+	return r;
+}
+
 /*
  * The one check that asks the file system, so it runs last.  The message
  * names the file: the key alone does not say which path was tried when
@@ -352,9 +444,16 @@ int keys_check_files(struct config_draft *d)
 
 		if (!config_keys[k].readable || file == NULL || *file == '\0')
 			continue;
+		draft_printable(path, sizeof(path), file);
+		if (config_keys[k].secret) {
+			int r = read_secret(d, (enum key_id)k, path);
+
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (access(file, R_OK) == 0)
 			continue;
-		draft_printable(path, sizeof(path), file);
 		return draft_fail_key(d, (enum key_id)k, "is not readable: "
 		    "%s: '%s'", strerror(errno), path);
 	}

@@ -29,6 +29,7 @@
 #include "liveness.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "notify.h"
 #include "publish.h"
 #include "stepdown.h"
@@ -114,6 +115,33 @@ static int publish_decision(const struct decision *d)
 	return publish(&publisher, &next);
 }
 
+/* After every publication and renewal: node_exporter's textfile
+ * collector serves the file as it is. */
+static void write_metrics(void)
+{
+	static bool failing;
+	uint64_t now = now_ms();
+	struct metrics_now m = {
+		.service = cfg->service, .node = cfg->node,
+		.role = publisher.role, .reason = publisher.reason,
+		.term = publisher.term,
+		.lease_remaining = lease.id && lease.deadline > now ?
+		    (double)(lease.deadline - now) / 1000.0 : 0.0,
+		.last_update = now_unix(),
+	};
+	int r;
+
+	if (cfg->metrics_file == NULL || cfg->metrics_file[0] == '\0')
+		return;
+	r = metrics_write(cfg->metrics_file, &m);
+	if (r < 0 && !failing)
+		log_warnx("cannot write metrics file %s: %s", cfg->metrics_file,
+		    strerror(-r));
+	else if (r == 0 && failing)
+		log_notice("metrics file %s written again", cfg->metrics_file);
+	failing = r < 0;
+}
+
 static bool lease_is_ours_abandoned(int64_t id, void *ud)
 {
 	return lease_abandoned(&lease, id);
@@ -122,6 +150,7 @@ static bool lease_is_ours_abandoned(int64_t id, void *ud)
 static void update(void)
 {
 	struct decision d;
+	unsigned long writes = publisher.writes;
 
 	if (cfg == NULL || sd.phase == STEPDOWN_STOPPED)
 		return;
@@ -145,6 +174,8 @@ static void update(void)
 	/* A withdrawn node has published all it will: it is ready. */
 	if (d.role != ROLE_NOT_MEMBER || withdrawn)
 		notify_ready();
+	if (publisher.writes != writes)
+		write_metrics();
 	/* What this update asked of the step-down runs once, after it. */
 	if (--sd.updating == 0)
 		run_posted();
@@ -229,6 +260,7 @@ static void on_lease_renewal(void *ud)
 	/* etcd has reached this revision: the watch owes us up to it. */
 	view_etcd_revision(&view, lease.etcd_revision);
 	update();
+	write_metrics();
 }
 
 static const struct view_events view_events = {
@@ -297,6 +329,15 @@ static void on_retry(void *ud)
 static void on_key_deleted(bool ok, void *ud)
 {
 	post(ok ? STEPDOWN_EV_DELETED : STEPDOWN_EV_DELETE_FAILED);
+}
+
+/* A node that etcd no longer lets read or write its election cannot see
+ * its key go: it does not stay in the queue. */
+static void on_etcd_denied(const char *why, void *ud)
+{
+	if (candidacy.create_revision != 0)
+		/* etcd refuses us the election: as good as out of reach. */
+		elect_resign(REASON_ETCD_UNREACHABLE, why);
 }
 
 static const struct candidacy_events candidacy_events = {
@@ -381,6 +422,7 @@ static void perform(enum stepdown_action action)
 		/* The file says the hooks and the revoke are over, so that
 		 * --cleanup has nothing left to do. */
 		(void)publish(&publisher, &stopped);
+		write_metrics();
 		candidacy_free(&candidacy);
 		lease_free(&lease);
 		view_stop(&view);
@@ -593,6 +635,8 @@ int elect_start(const struct config *c)
 	    is_candidate() ? "campaigning" : "observing", election_prefix, c->node,
 	    etcd_current_endpoint(), c->ttl);
 	publisher_announce(&publisher);
+	write_metrics();
+	etcd_set_denied_handler(on_etcd_denied, NULL);
 	view_start(&view);
 	campaign_step();
 	loop_set_before_sleep(check_liveness);

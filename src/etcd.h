@@ -18,7 +18,8 @@
 
 struct etcd_result {
 	/* 0; -ETIMEDOUT, -ECONNREFUSED, -EIO (transport); -EMSGSIZE, -EPROTO
-	 * (oversized or garbage answer); -EREMOTEIO (etcd said no: see error) */
+	 * (oversized or garbage answer); -EREMOTEIO (etcd said no: see error);
+	 * -EACCES (etcd refused our login: nothing was sent) */
 	int err;
 	json_t *body;           /* borrowed, only during the callback */
 	struct etcd_error error;
@@ -33,10 +34,19 @@ typedef void (*etcd_watch_end_cb)(int err, const char *why, void *ud);
 struct etcd_call;
 struct etcd_watch;
 
+/* Set up the client: -ENOMEM, or -EINVAL when a TLS file cannot be read
+ * (logged). With etcd.username set, every request and watch carries a
+ * token, logging in first (/v3/auth/authenticate) and again once when
+ * etcd refuses it. */
 int etcd_init(const struct config *cfg);
 void etcd_shutdown(void);
-/* Apply settings that do not need a new session (request_timeout). */
-void etcd_set_timeout(double request_timeout);
+/* Apply what a reload may change without a new session (SIGHUP): the
+ * request timeout, and the password and TLS files as they are now. The
+ * files read before stay in use if the new ones cannot be read. */
+void etcd_reconfigure(const struct config *cfg);
+/* Tell cb when etcd denies a request for lack of permission (with a
+ * fresh token): what that means for the election is the caller's. */
+void etcd_set_denied_handler(void (*cb)(const char *why, void *ud), void *ud);
 
 /* Start "POST <endpoint><path>" with body (stolen). NULL on failure. */
 struct etcd_call *etcd_call(const char *path, json_t *body, etcd_done_cb cb, void *ud);

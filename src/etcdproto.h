@@ -17,6 +17,8 @@
 
 /* Responses larger than this are failed requests, not memory growth. */
 #define ETCD_MAX_RESPONSE (4u << 20)
+/* A JWT with an RSA-4096 signature is under 1 KiB; a simple token, 30 B. */
+#define ETCD_MAX_TOKEN 4096
 /* Candidates we track under one election prefix. */
 #define ETCD_MAX_KVS 4096
 
@@ -74,6 +76,39 @@ int etcd_parse_create(json_t *body, bool *created, int64_t *create_revision,
 int etcd_parse_range(json_t *body, int64_t *revision, struct etcd_kv **kvs,
     size_t *n_kvs);
 int etcd_parse_watch_msg(json_t *msg, struct etcd_watch_msg *out);
+
+/*
+ * Authentication (etcdproto_auth.c, as are the error tests below). The
+ * token goes into a header, so only printable ASCII without spaces is
+ * taken (*token malloc'd).
+ */
+int etcd_parse_authenticate(json_t *body, char **token);
+/* A watch's cancel_reason, "rpc error: code = NAME desc = MESSAGE", as an
+ * error (http_status 0); text of any other form is the message. */
+void etcd_parse_cancel_reason(const char *reason, struct etcd_error *err);
+
+/*
+ * What an error says, by HTTP status and gRPC code. Only InvalidArgument
+ * (3) covers several meanings, and there the message tells them apart, as
+ * etcd's own Go client does.
+ */
+/* Another member may answer: Unavailable, Unknown, Canceled, DeadlineExceeded, 5xx. */
+bool etcd_error_retryable(const struct etcd_error *e);
+/* The token sent was refused, or none was sent where one is needed: it
+ * expired, etcd restarted, users or roles changed (the auth revision
+ * moved on), or authentication was turned on. Log in again. */
+bool etcd_error_token_refused(const struct etcd_error *e);
+/* The user is known but its roles do not allow this. */
+bool etcd_error_permission_denied(const struct etcd_error *e);
+
+/* Of a failed /v3/auth/authenticate: wrong user name or password. */
+bool etcd_error_bad_credentials(const struct etcd_error *e);
+/* Of a failed /v3/auth/authenticate: etcd has authentication off. */
+bool etcd_error_auth_disabled(const struct etcd_error *e);
+
+/* etcd's gateway refuses every client certificate with a CommonName
+ * while authentication is on (PROTOCOL.md 5, gotcha 1). */
+bool etcd_error_common_name_refused(const struct etcd_error *e);
 
 int etcd_parse_kv(json_t *obj, struct etcd_kv *kv);
 void etcd_kv_clear(struct etcd_kv *kv);

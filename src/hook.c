@@ -47,6 +47,7 @@
 
 #include "child.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "util.h"
 
@@ -330,6 +331,8 @@ static void report_exit(const struct child_exit *how)
 		    WCOREDUMP(status) ? ", core dumped" : "", secs);
 	if (failed && current != NULL)
 		current->ok = false;
+	if (current != NULL)
+		metrics_count_hook(current->role, !failed);
 }
 
 static void hook_exited(const struct child_exit *how, void *ud)

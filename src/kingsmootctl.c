@@ -6,7 +6,8 @@
  * "exec" lives in ctl_exec.c.
  *
  * It reads the daemon's own configuration file, so both agree on the state
- * file, service and etcd endpoints. Only "leader" talks to etcd, with one
+ * file, service and etcd endpoints. Only "leader" talks to etcd, through
+ * etcd_sync.c, which logs in and uses TLS as the daemon does, with one
  * bounded request per endpoint; it needs no daemon.
  */
 #include <errno.h>
@@ -29,7 +30,7 @@
 #include "ctl_exec.h"
 #include "ctl_stale.h"
 #include "decide.h"
-#include "etcd_transport.h"
+#include "etcd_sync.h"
 #include "etcdproto.h"
 #include "log.h"
 #include "state.h"
@@ -111,97 +112,56 @@ static int cmd_status(const char *state_file, bool quiet)
 	return st.role == ROLE_LEADER ? 0 : EXIT_FOLLOWER;
 }
 
-struct buffer {
-	char *data;
-	size_t len;
-};
-
-static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
+static void endpoint_failed(const char *endpoint, const char *why, void *ud)
 {
-	struct buffer *b = ud;
-	size_t len = size * nmemb;
-	char *p;
-
-	if (b->len + len > ETCD_MAX_RESPONSE)
-		return 0;
-	p = realloc(b->data, b->len + len + 1);
-	if (p == NULL)
-		return 0;
-	b->data = p;
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return len;
+	fprintf(stderr, "kingsmootctl: %s: %s\n", endpoint, why);
 }
 
 static int cmd_leader(const struct config *cfg)
 {
-	char prefix[1024], url[1100];
-	struct etcd_transport transport;
-	int status = 1;
+	char prefix[1024], why[1024];
+	struct etcd_sync etcd;
+	struct etcd_kv *kvs = NULL;
+	const struct etcd_kv *low;
+	json_t *body = NULL;
+	int64_t rev;
+	size_t n;
+	int r;
 
 	snprintf(prefix, sizeof(prefix), "%s%s/", cfg->prefix, cfg->service);
-	if (etcd_transport_init(&transport, cfg) < 0) {
-		fprintf(stderr, "kingsmootctl: out of memory\n");
+	if (etcd_sync_init(&etcd, cfg, why, sizeof(why)) < 0) {
+		fprintf(stderr, "kingsmootctl: %s\n", why);
+		etcd_sync_free(&etcd);
 		return 1;
 	}
-	for (size_t i = 0; i < cfg->n_endpoints; i++) {
-		json_t *req = etcd_req_range_prefix(prefix, strlen(prefix)), *body;
-		char *text = json_dumps(req, JSON_COMPACT);
-		struct buffer b = { NULL, 0 };
-		struct etcd_kv *kvs = NULL;
-		const struct etcd_kv *low;
-		long http = 0;
-		int64_t rev;
-		size_t n;
-		CURL *easy = curl_easy_init();
-		CURLcode rc;
-
-		json_decref(req);
-		/* Endpoints are at most 512 bytes (config_endpoint.c): it fits. */
-		(void)etcd_transport_url(url, sizeof(url), cfg->endpoints[i],
-		    "/v3/kv/range");
-		etcd_transport_setopt(easy, url, &transport);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, text);
-		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)sec_to_ms(cfg->request_timeout));
-		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect);
-		curl_easy_setopt(easy, CURLOPT_WRITEDATA, &b);
-		rc = curl_easy_perform(easy);
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
-		curl_easy_cleanup(easy);
-		free(text);
-		if (rc != CURLE_OK || http != 200) {
-			fprintf(stderr, "kingsmootctl: %s: %s\n", cfg->endpoints[i],
-			    rc != CURLE_OK ? curl_easy_strerror(rc) : "etcd refused the read");
-			free(b.data);
-			continue;
-		}
-		body = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
-		free(b.data);
-		if (body == NULL || etcd_parse_range(body, &rev, &kvs, &n) < 0) {
-			fprintf(stderr, "kingsmootctl: %s: malformed answer\n",
-			    cfg->endpoints[i]);
-			json_decref(body);
-			continue;
-		}
-		json_decref(body);
-		low = election_leader(kvs, n);
-		if (low) {
-			char value[3 * STATE_MAX_VALUE];
-			if (state_encode_value(low->value, value, sizeof(value)) < 0)
-				snprintf(value, sizeof(value), "?");
-			printf("%s term=%" PRId64 " key=%s candidates=%zu\n", value,
-			    low->create_revision, low->key, n);
-			status = 0;
-		} else {
-			printf("(none)\n");
-			status = EXIT_NOT_LEADER;
-		}
-		etcd_kvs_free(kvs, n);
-		break;
+	etcd.endpoint_failed = endpoint_failed;
+	r = etcd_sync_call(&etcd, "/v3/kv/range",
+	    etcd_req_range_prefix(prefix, strlen(prefix)), &body, why, sizeof(why));
+	etcd_sync_free(&etcd);
+	if (r < 0) {
+		fprintf(stderr, "kingsmootctl: %s\n", why);
+		return 1;
 	}
-	etcd_transport_free(&transport);
-	return status;
+	r = etcd_parse_range(body, &rev, &kvs, &n);
+	json_decref(body);
+	if (r < 0) {
+		fprintf(stderr, "kingsmootctl: malformed answer from etcd\n");
+		return 1;
+	}
+	low = election_leader(kvs, n);
+	if (low) {
+		char value[3 * STATE_MAX_VALUE];
+		if (state_encode_value(low->value, value, sizeof(value)) < 0)
+			snprintf(value, sizeof(value), "?");
+		printf("%s term=%" PRId64 " key=%s candidates=%zu\n", value,
+		    low->create_revision, low->key, n);
+		r = 0;
+	} else {
+		printf("(none)\n");
+		r = EXIT_NOT_LEADER;
+	}
+	etcd_kvs_free(kvs, n);
+	return r;
 }
 
 static void print_change(const struct state *st, bool stale)

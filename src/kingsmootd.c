@@ -69,14 +69,6 @@ static void write_not_member(const struct config *cfg, pid_t pid,
 		log_err("cannot write state file %s: %s", cfg->state_file, strerror(-r));
 }
 
-/* Parsed settings this version does not act on yet: say so, loudly. */
-static void warn_unimplemented(const struct config *cfg)
-{
-	if (cfg->username[0])
-		log_warnx("etcd.username is set but etcd authentication is not "
-		    "implemented yet; requests go unauthenticated");
-}
-
 static void hooks_finished(enum km_role role, bool ok, void *ud)
 {
 	elect_hooks_done(role, ok);
@@ -102,7 +94,6 @@ static void session_restart(void *ud)
 	pending_config = NULL;
 	config_free(old);
 	free(old);
-	warn_unimplemented(config);
 	hooks_configure(config->hooks_dir, config->hooks_timeout);
 	if (etcd_init(config) < 0) {
 		log_err("cannot set up the etcd client");
@@ -148,7 +139,7 @@ static void reload(void)
 	if (!next->health_enabled)
 		elect_set_healthy(true);
 	elect_set_paused(state_paused(next->state_file));
-	etcd_set_timeout(next->request_timeout);
+	etcd_reconfigure(next);
 	hooks_configure(next->hooks_dir, next->hooks_timeout);
 	config_free(config);
 	free(config);
@@ -345,7 +336,6 @@ int main(int argc, char *argv[])
 
 	/* Before anything can fail or block: a stale leader file must go. */
 	write_not_member(config, getpid(), REASON_STARTING);
-	warn_unimplemented(config);
 
 	sigfd = setup_signals(&mask);
 	if (sigfd < 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define KEEPALIVE_RETRY_MS 250
@@ -133,6 +134,7 @@ static void keepalive_done(const struct etcd_result *res, void *ud)
 			    false);
 			return;
 		}
+		metrics_observe_keepalive((double)(now_ms() - l->keepalive_sent) / 1000.0);
 		arm_renewal(l, l->keepalive_sent, ttl);
 		(void)etcd_parse_header_revision(json_object_get(res->body, "result"),
 		    &l->etcd_revision);

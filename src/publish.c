@@ -12,6 +12,7 @@
 
 #include "hook.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "util.h"
 
@@ -94,6 +95,7 @@ static int write_state(struct publisher *p, const struct publication *next,
 		/* Retried on every update; one error line per outage. */
 		(p->file_stale ? log_debug : log_err)("cannot write state file "
 		    "%s: %s", cfg->state_file, strerror(-r));
+		metrics.state_write_failures++;
 		p->file_stale = true;
 		return r;
 	}
@@ -101,6 +103,7 @@ static int write_state(struct publisher *p, const struct publication *next,
 		log_notice("state file %s written again", cfg->state_file);
 	p->file_stale = false;
 	p->file_leader_until = leads ? next->deadline : 0;
+	p->writes++;
 	log_published(&st, next->role != p->role, next->renewed_sent);
 	return 0;
 }
@@ -148,6 +151,7 @@ int publish(struct publisher *p, const struct publication *next)
 		};
 		/* A non-leader role is taken even when the file could not say
 		 * so (the write is retried); the log must not pretend. */
+		metrics.transitions[p->role]++;
 		log_info("role %s -> %s (leader '%s', term %" PRId64 ")%s",
 		    role_name(previous), role_name(p->role), p->leader_shown, p->term,
 		    r < 0 ? " [state file not written]" : "");

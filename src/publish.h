@@ -26,6 +26,7 @@ struct publisher {
 	bool file_stale;                /* the last write failed */
 	uint64_t file_leader_until;     /* the file claims leadership until
 	                                 * (CLOCK_BOOTTIME ms); 0: it does not */
+	unsigned long writes;           /* successful writes, for metrics */
 };
 
 /* What to publish now. */

@@ -30,6 +30,8 @@ size_t prefix_range_end(const char *prefix, size_t len, char *out);
 
 char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);
+/* Wipe a NUL-terminated secret (password, token), then free it. */
+void free_secret(char *s);
 
 /* Seconds (double) to milliseconds, rounded. */
 uint64_t sec_to_ms(double seconds);

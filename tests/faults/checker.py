@@ -39,6 +39,15 @@ The checker asserts DESIGN 2 as the invariants of issue 4:
       every role change the daemon logged (`role A -> B`) was published
       (a `published role=B` line since the previous change), so the daemon
       never acts in a role its state file does not show.
+  I6  liveness: once the faults have ended (etcd healthy, every proxy
+      healed, every node thawed, running, resumed and healthy), every node
+      expected to be a live candidate is leader or follower within a
+      stated bound, and exactly one of them leads; from then until the end
+      of the observed period none of them leaves leader or follower and no
+      other leader appears. A node that is alone in the election, or
+      queued behind a key nobody renews, counts as well: the bound covers
+      the wait. A candidate that silently stops campaigning (not_member for
+      good) breaks it, as does an election left without a leader.
   quiet  (per scenario) no role, leader or term change inside a window
       where the fault must not cause one (short SIGSTOP, raft leader kill,
       clock jump, small delay).
@@ -53,6 +62,22 @@ Tolerances (stated, not tuned per run):
                        VALID_UNTIL and renewed_at are converted from
                        CLOCK_BOOTTIME one after the other.
 
+The liveness bound (I6), for a lease TTL, is liveness_bound(ttl) =
+2 x TTL + BACKOFF_MAX + 1 s (13.25 s at the suite's TTL of 3 s), the sum of
+what can stand between the end of the faults and a settled election:
+  * a stale key outlives the faults by up to a TTL: etcd restores leases at
+    full TTL when it restarts, and a killed daemon's key lives a TTL after
+    its last keepalive (plus the lessor's 500 ms check, inside the 1 s);
+  * a node whose link was just healed can still lose its lease to that
+    outage and has to campaign with a new one, up to another TTL later;
+  * a daemon retries etcd with a back-off of at most BACKOFF_MAX_MS (5 s,
+    src/util.h) plus 25 % jitter (backoff_ms), so BACKOFF_MAX = 6.25 s;
+  * 1 s for a health check to rise again (3 passes 0.2 s apart in the
+    suite), a request timeout and scheduling.
+The terms are added although some overlap: the bound is a promise, not a
+measurement; the measured time to converge is reported beside it. The
+code of I6 and the bound's constants live in liveness.py.
+
 The module has no dependency on the harness: tests/faults/
 test_fault_checker.py feeds it synthetic histories that break each
 invariant, so a checker that cannot fail would be caught.
@@ -61,10 +86,11 @@ invariant, so a checker that cannot fail would be caught.
 import re
 from dataclasses import dataclass, field
 
+import liveness
+
 STEP_TOL = 0.050
 WAKE_TOL = 0.250
 ROUND_TOL = 0.002
-
 PUB_RE = re.compile(
     r"^(?:<(?P<prio>\d)>|kingsmootd: (?:[a-z]+: )?)?published "
     r"role=(?P<role>[a-z_]+) term=(?P<term>-?\d+) leader=(?P<leader>\S*) "
@@ -214,6 +240,9 @@ class Report:
     transitions: int = 0
     publications: int = 0
     observations: int = 0
+    # I6 label -> seconds from the end of the faults until the election
+    # settled for good (None: it never did while observed)
+    convergence: dict = field(default_factory=dict)
 
     @property
     def overlaps(self):
@@ -501,6 +530,12 @@ def check_i4(lds, heals, out):
                 f"{why}"))
 
 
+def check_i6(histories, lds, lives, out, convergence):
+    for lv in lives:
+        found, convergence[lv.label] = liveness.judge(histories, lds, lv)
+        out += [Violation("I6", msg) for msg in found]
+
+
 def check_quiet(histories, quiets, out):
     for q in quiets:
         for h in histories:
@@ -650,7 +685,7 @@ def recover_final_writes(histories, ttl, margin):
                 line=f"(final write of killed pid {inc.pid}, log line lost)"))
 
 
-def check(histories, ttl, margin, heals=(), quiets=()):
+def check(histories, ttl, margin, heals=(), quiets=(), lives=()):
     """Run every invariant over the histories; returns a Report."""
     recover_final_writes(histories, ttl, margin)
     rep = Report()
@@ -663,6 +698,7 @@ def check(histories, ttl, margin, heals=(), quiets=()):
     check_i2(histories, lds, rep.violations)
     check_i3(histories, lds, ttl, margin, rep.violations)
     check_i4(lds, heals, rep.violations)
+    check_i6(histories, lds, lives, rep.violations, rep.convergence)
     check_quiet(histories, quiets, rep.violations)
     check_i5(histories, rep.violations)
     return rep

@@ -48,10 +48,16 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if faultlib.CHAOS:
+        terminalreporter.section("kingsmootd chaos seeds (checker I1-I6)")
+        for line in faultlib.CHAOS:
+            terminalreporter.write_line(line)
+        failed = sum(1 for line in faultlib.CHAOS if ": FAIL " in line)
+        terminalreporter.write_line(f"{len(faultlib.CHAOS)} seeds, {failed} failed")
     s = faultlib.SCENARIOS
     if not s:
         return
-    terminalreporter.section("kingsmootd fault scenarios (checker I1-I5)")
+    terminalreporter.section("kingsmootd fault scenarios (checker I1-I6)")
     for name, r in s.items():
         extra = f", {r['violations']} violations" if r["violations"] else ""
         terminalreporter.write_line(

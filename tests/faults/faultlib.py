@@ -11,7 +11,8 @@
     each file with the time it was read.
   * FaultKM: kmtest.KM with FaultNodes, the recorder, proxies, tmpfs mounts
     and the per-scenario checker run (Scenario).
-  * SCENARIOS: what each scenario saw, for the terminal summary.
+  * SCENARIOS: what each scenario saw, CHAOS: one line per chaos seed,
+    for the terminal summary.
 
 kmtest is imported, never modified: tests/integration belongs to the
 integration suite.
@@ -29,6 +30,7 @@ import pytest
 
 import checker
 import kmtest
+import liveness
 from tcpproxy import TcpProxy
 
 RECORD_POLL = 0.015
@@ -42,13 +44,17 @@ MARGIN = kmtest.MARGIN
 #    PROTOCOL 8); the next key's owner sees the DELETE within milliseconds;
 FAILOVER_BOUND = TTL + 0.5 + 1.0
 #  * after etcd itself was away, a daemon's retries back off up to 5 s with
-#    +-25 % jitter (elect.c BACKOFF_MAX_MS), stale keys of abandoned leases
+#    +-25 % jitter (BACKOFF_MAX_MS, util.h), stale keys of abandoned leases
 #    live up to a TTL (etcd restores leases at full TTL) unless revoked,
 #    and a 3-member cluster needs up to ~2 s to elect a raft leader.
 RECONNECT_BOUND = 5.0 * 1.25 + TTL + 0.5 + 2.0 + 1.0
+# Bound for I6 (liveness after every fault has ended), derived in checker.
+LIVENESS_BOUND = liveness.liveness_bound(TTL)
 
 # scenario name -> {"runs", "transitions", "overlaps", "violations", ...}
 SCENARIOS = {}
+# one summary line per chaos seed (test_fault_chaos.py), in the order run
+CHAOS = []
 
 
 def faketime_library():
@@ -118,6 +124,12 @@ class FaultNode(kmtest.Node):
 
     def stop(self, timeout=10.0):
         rc = super().stop(timeout)
+        self._ended()
+        return rc
+
+    def reap(self, timeout=10.0):
+        """Wait for an exit this test caused (a SIGTERM sent earlier)."""
+        rc = self.wait_exit(timeout)
         self._ended()
         return rc
 
@@ -372,6 +384,7 @@ class Scenario:
         self.runs = 0
         self.heals = []
         self.quiets = []
+        self.lives = []
         self.notes = []
         self.report = None
 
@@ -399,6 +412,11 @@ class Scenario:
     def heal(self, label, t, bound, t_end=None):
         self.heals.append(checker.Heal(label, t, bound, t_end or time.time()))
 
+    def liveness(self, label, t, nodes, bound, t_end):
+        """I6: the faults ended at t; `nodes` are the live candidates."""
+        self.lives.append(liveness.Liveness(label, t, tuple(n.name for n in nodes),
+                                           bound, t_end))
+
     def quiet(self, label, t0, t1=None):
         self.quiets.append(checker.Quiet(label, t0, t1 or time.time()))
 
@@ -410,7 +428,8 @@ class Scenario:
         time.sleep(2 * RECORD_POLL)
         self.km.recorder.poll()
         hs = self.km.histories()
-        rep = checker.check(hs, self.ttl, self.margin, self.heals, self.quiets)
+        rep = checker.check(hs, self.ttl, self.margin, self.heals, self.quiets,
+                            self.lives)
         self.report = rep
         SCENARIOS[self.name] = {
             "runs": self.runs, "transitions": rep.transitions,
@@ -420,14 +439,24 @@ class Scenario:
         print(f"[{self.name}] checker: {rep.summary()}")
         return rep
 
+    def judge(self):
+        """Run the checker over everything recorded and record the summary;
+        the caller decides what a violation means."""
+        return self._run_checker()
+
+    def failure(self, rep, heading=None):
+        """The text of a failed scenario: the checker's findings, the notes
+        and the harness dump."""
+        return ((heading or f"scenario {self.name}: the checker found violations")
+                + "\n" + rep.text() + "\n" + "\n".join(self.notes) + "\n"
+                + self.km.dump())
+
     def check(self):
         """Run the checker over everything recorded; record the summary;
         fail the test on any violation."""
         rep = self._run_checker()
         if not rep.ok():
-            pytest.fail(f"scenario {self.name}: the checker found violations\n"
-                        + rep.text() + "\n" + "\n".join(self.notes) + "\n"
-                        + self.km.dump())
+            pytest.fail(self.failure(rep))
         return rep
 
 

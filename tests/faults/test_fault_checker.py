@@ -1,12 +1,15 @@
 """The checker, tested on synthetic histories: each invariant must be able
 to fail, and a clean history must pass. No daemon, no etcd."""
 
+import re
 import types
+from pathlib import Path
 
 import pytest
 
 import checker
 import faultlib
+import liveness
 from checker import Heal, Pause, Quiet
 
 TTL, MARGIN = 3.0, 1.0
@@ -71,8 +74,8 @@ class H:
                         SINCE=p.since_raw, VALID_UNTIL=p.vu_raw)
 
 
-def run(*hs, heals=(), quiets=()):
-    return checker.check([h.h for h in hs], TTL, MARGIN, heals, quiets)
+def run(*hs, heals=(), quiets=(), lives=()):
+    return checker.check([h.h for h in hs], TTL, MARGIN, heals, quiets, lives)
 
 
 def handover():
@@ -362,3 +365,133 @@ def test_killed_process_final_unlogged_write_counts_for_i1():
     a.obs(102.05, ROLE="leader", TERM="5", LEADER="a", SINCE="100.000",
           VALID_UNTIL="104.000")
     assert run(a).of("I5"), "an unlogged write of a live process must be found"
+
+
+# --------------------------------------------------------------------------
+# I6: liveness once the faults have ended
+
+END_OF_FAULTS, OBSERVED_UNTIL = 110.0, 130.0
+BOUND = liveness.liveness_bound(TTL)
+
+
+def leads_until(h, term, at, until):
+    """h leads `term` from `at`, renewing every second past `until`."""
+    h.lead(term, at)
+    t = at + 1.0
+    while t <= until:
+        h.renew(t)
+        t += 1.0
+    return h
+
+
+def outage():
+    """etcd went away at ~103: a led term 5 and stepped down by its
+    deadline, b and c followed it and lost their leases too. After the
+    faults ended at 110, a leads term 9 and b and c follow it."""
+    a = H("a").lead(5, 100.0).renew(101.0).renew(103.0).role("not_member", 5, "a", 105.0)
+    leads_until(a, 9, 112.0, OBSERVED_UNTIL)
+    b = H("b").role("follower", 5, "a", 100.2).role("not_member", 5, "a", 104.5)
+    b.role("follower", 9, "a", 113.0)
+    c = H("c").role("follower", 5, "a", 100.4).role("not_member", 5, "a", 104.6)
+    c.role("follower", 9, "a", 114.0)
+    return a, b, c
+
+
+def live(*names, t=END_OF_FAULTS, t_end=OBSERVED_UNTIL):
+    return liveness.Liveness("faults over", t, names, BOUND, t_end)
+
+
+def test_liveness_bound_is_the_stated_sum_and_follows_the_daemon():
+    assert BOUND == pytest.approx(2 * TTL + 5.0 * 1.25 + 1.0)
+    src = Path(__file__).resolve().parents[2] / "src"
+    found = [int(m[1]) for f in sorted(src.glob("*.[ch]"))
+             for m in re.finditer(r"#define BACKOFF_MAX_MS (\d+)", f.read_text())]
+    assert found == [liveness.BACKOFF_MAX_MS], \
+        f"the daemon's largest back-off is {found} ms: restate I6's bound in liveness.py"
+
+
+def test_i6_every_candidate_back_and_one_leader_passes():
+    rep = run(*outage(), lives=[live("a", "b", "c")])
+    assert rep.ok(), rep.text()
+    assert rep.convergence["faults over"] == pytest.approx(4.0)
+
+
+def test_i6_candidate_stuck_not_member_is_found():
+    a, b, _ = outage()
+    c = H("c").role("follower", 5, "a", 100.4).role("not_member", 5, "a", 104.6)
+    rep = run(a, b, c, lives=[live("a", "b", "c")])
+    msgs = [v.msg for v in rep.of("I6")]
+    assert len(msgs) == 1 and "c pid 1000 is not_member since 104.600" in msgs[0] \
+        and "never became leader or follower" in msgs[0], rep.text()
+    assert rep.convergence["faults over"] is None
+    # The same node, never out of its start-up not_member.
+    rep = run(a, b, H("c"), lives=[live("a", "b", "c")])
+    assert any("c pid 1000 is not_member since it started" in v.msg
+               for v in rep.of("I6")), rep.text()
+
+
+def test_i6_candidate_back_only_after_the_bound_is_found():
+    a, b, _ = outage()
+    late = END_OF_FAULTS + BOUND + 0.5
+    c = H("c").role("follower", 5, "a", 100.4).role("not_member", 5, "a", 104.6)
+    c.role("follower", 9, "a", late)
+    rep = run(a, b, c, lives=[live("a", "b", "c")])
+    assert any(f"only from {late:.3f}" in v.msg for v in rep.of("I6")), rep.text()
+    assert rep.convergence["faults over"] == pytest.approx(late - END_OF_FAULTS)
+
+
+def test_i6_candidate_that_leaves_again_is_found():
+    a, b, c = outage()
+    c.role("not_member", 9, "a", 124.0).role("follower", 9, "a", 124.5)
+    rep = run(a, b, c, lives=[live("a", "b", "c")])
+    assert any("c pid 1000 is leader or follower only from 124.500" in v.msg
+               for v in rep.of("I6")), rep.text()
+
+
+def test_i6_no_leader_is_found():
+    a = H("a").lead(5, 100.0).renew(101.0).renew(103.0).role("not_member", 5, "a", 105.0)
+    a.role("follower", 5, "a", 112.0)       # follows a leader nobody is
+    b = H("b").role("follower", 5, "a", 100.2)
+    c = H("c").role("follower", 5, "a", 100.4)
+    rep = run(a, b, c, lives=[live("a", "b", "c")])
+    msgs = [v.msg for v in rep.of("I6")]
+    assert len(msgs) == 1 and "not exactly one leader" in msgs[0] \
+        and "the last one: a (term 5)" in msgs[0], rep.text()
+
+
+def test_i6_two_leaders_are_found():
+    a, b, c = outage()
+    b = H("b").role("follower", 5, "a", 100.2).role("not_member", 5, "a", 104.5)
+    leads_until(b, 11, 115.0, OBSERVED_UNTIL)
+    rep = run(a, b, c, lives=[live("a", "b", "c")])
+    assert any("not exactly one leader" in v.msg and "also leads" in v.msg
+               for v in rep.of("I6")), rep.text()
+    assert rep.overlaps, rep.text()
+
+
+def test_i6_leader_change_after_the_bound_is_found():
+    a = H("a").lead(5, 100.0).renew(101.0).renew(103.0).role("not_member", 5, "a", 105.0)
+    leads_until(a, 9, 112.0, 124.0)
+    a.role("follower", 12, "b", 126.0)
+    b = H("b").role("follower", 9, "a", 112.5)
+    leads_until(b, 12, 126.0, OBSERVED_UNTIL)
+    c = H("c").role("follower", 9, "a", 113.0).role("follower", 12, "b", 126.1)
+    rep = run(a, b, c, lives=[live("a", "b", "c")])
+    assert any("not exactly one leader" in v.msg for v in rep.of("I6")), rep.text()
+    # Within the bound, a hand-over is how the election settles.
+    rep = run(a, b, c, lives=[live("a", "b", "c", t=126.0 - BOUND + 1.0)])
+    assert not rep.of("I6"), rep.text()
+
+
+def test_i6_leader_outside_the_live_candidates_is_found():
+    """A paused node is no live candidate: it must not be the leader."""
+    rep = run(*outage(), lives=[live("b", "c")])
+    assert any("no leadership of a live candidate" in v.msg
+               for v in rep.of("I6")), rep.text()
+
+
+def test_i6_candidate_whose_process_ended_is_found():
+    a, b, c = outage()
+    c.inc.ended = 120.0
+    rep = run(a, b, c, lives=[live("a", "b", "c")])
+    assert any("c pid 1000 ended at 120.000" in v.msg for v in rep.of("I6")), rep.text()

@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import tempfile
@@ -210,11 +211,25 @@ def prefix_end(prefix):
 
 
 def etcd_post(endpoint, path, body, timeout=2.0):
-    req = urllib.request.Request(
-        endpoint.rstrip("/") + path, data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        return json.loads(resp.read().decode())
+    """POST as the harness: over TLS and as etcd's root user where the
+    endpoint belongs to a secured etcd (see EtcdAccess)."""
+    access = _ACCESS.get(endpoint.rstrip("/"))
+    for attempt in (1, 2):
+        headers = {"Content-Type": "application/json"}
+        if access is not None and access.root_password is not None:
+            headers["Authorization"] = access.root_token(endpoint)
+        req = urllib.request.Request(
+            endpoint.rstrip("/") + path, data=json.dumps(body).encode(),
+            headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout,
+                                        context=access and access.context) as resp:
+                return json.loads(resp.read().decode())
+        except urllib.error.HTTPError as e:
+            # A JWT expires within seconds: log in again, once.
+            if e.code != 401 or access is None or attempt == 2:
+                raise
+            access.token = None
 
 
 def _as_list(endpoints):
@@ -295,11 +310,154 @@ def describe_etcd():
 
 
 def etcd_healthy(endpoint, timeout=0.5):
+    access = _ACCESS.get(endpoint.rstrip("/"))
     try:
-        with urllib.request.urlopen(endpoint + "/health", timeout=timeout) as r:
+        with urllib.request.urlopen(endpoint + "/health", timeout=timeout,
+                                    context=access and access.context) as r:
             return json.loads(r.read().decode()).get("health") == "true"
     except (OSError, urllib.error.URLError, ValueError):
         return False
+
+
+# --------------------------------------------------------------------------
+# A secured etcd: TLS with client certificates, and users
+
+OPENSSL_BIN = shutil.which("openssl")
+
+# How the harness reaches each secured endpoint (base URL -> EtcdAccess).
+_ACCESS = {}
+
+
+class Pki:
+    """A throw-away CA and the certificates it signs, made with the openssl
+    binary (EC P-256: fast to generate). Keys are mode 0600."""
+
+    def __init__(self, directory, name="ca"):
+        if OPENSSL_BIN is None:
+            pytest.fail("the openssl binary is needed for the TLS tests "
+                        "(Debian package openssl; make deps)")
+        self.dir = Path(directory)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.name = name
+        self.ca_cert = self.dir / f"{name}.crt"
+        self.ca_key = self.dir / f"{name}.key"
+        self._serial = int.from_bytes(os.urandom(8), "big")
+        self._openssl("req", "-x509", "-new", *self._newkey(self.ca_key),
+                      "-out", str(self.ca_cert), "-days", "2",
+                      "-subj", f"/O=kingsmoot-test/CN={name}",
+                      "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def _openssl(self, *args):
+        r = subprocess.run([OPENSSL_BIN, *args], capture_output=True, text=True,
+                           timeout=30)
+        if r.returncode != 0:
+            pytest.fail(f"openssl {' '.join(args)} failed: {r.stderr}")
+
+    @staticmethod
+    def _newkey(key_path):
+        return ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", str(key_path)]
+
+    def _issue(self, label, subject, extensions):
+        cert, key = self.dir / f"{label}.crt", self.dir / f"{label}.key"
+        csr, ext = self.dir / f"{label}.csr", self.dir / f"{label}.ext"
+        ext.write_text("\n".join(["basicConstraints=CA:FALSE",
+                                  "keyUsage=critical,digitalSignature",
+                                  *extensions]) + "\n")
+        self._openssl("req", "-new", *self._newkey(key), "-out", str(csr),
+                      "-subj", subject)
+        self._serial += 1
+        self._openssl("x509", "-req", "-in", str(csr), "-CA", str(self.ca_cert),
+                      "-CAkey", str(self.ca_key), "-set_serial", str(self._serial),
+                      "-days", "2", "-out", str(cert), "-extfile", str(ext))
+        os.chmod(key, 0o600)
+        return cert, key
+
+    def server(self, label):
+        """etcd's certificate for 127.0.0.1. It needs clientAuth too: the
+        gateway presents it to etcd's own gRPC port (PROTOCOL.md 5)."""
+        return self._issue(label, f"/O=kingsmoot-test/CN={label}",
+                           ["extendedKeyUsage=serverAuth,clientAuth",
+                            "subjectAltName=IP:127.0.0.1"])
+
+    def client(self, label, common_name=None):
+        """A client certificate; without a CommonName unless one is asked
+        for (etcd's gateway refuses those while auth is on)."""
+        subject = f"/O=kingsmoot-test/OU={label}"
+        if common_name:
+            subject += f"/CN={common_name}"
+        return self._issue(label, subject, ["extendedKeyUsage=clientAuth"])
+
+    def jwt_keys(self, label="jwt"):
+        """An RSA key pair for etcd's --auth-token jwt,...,sign-method=RS256."""
+        priv, pub = self.dir / f"{label}.key", self.dir / f"{label}.pub"
+        self._openssl("genpkey", "-algorithm", "RSA",
+                      "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(priv))
+        self._openssl("pkey", "-in", str(priv), "-pubout", "-out", str(pub))
+        return priv, pub
+
+
+class EtcdAccess:
+    """The harness's own way into a secured etcd: the CA, a client
+    certificate without CommonName, and root's password once auth is on
+    (its token is kept and renewed when etcd refuses it)."""
+
+    def __init__(self, pki):
+        self.pki = pki
+        self.cert, self.key = pki.client("harness")
+        self.context = ssl.create_default_context(cafile=str(pki.ca_cert))
+        self.context.load_cert_chain(str(self.cert), str(self.key))
+        self.root_password = None
+        self.token = None
+
+    def root_token(self, endpoint):
+        if self.token is None:
+            req = urllib.request.Request(
+                endpoint.rstrip("/") + "/v3/auth/authenticate",
+                data=json.dumps({"name": "root",
+                                 "password": self.root_password}).encode(),
+                headers={"Content-Type": "application/json"}, method="POST")
+            with urllib.request.urlopen(req, timeout=2.0, context=self.context) as r:
+                self.token = json.loads(r.read().decode())["token"]
+        return self.token
+
+
+def etcd_enable_auth(endpoints, users, root_password="root-pw"):
+    """Add users, each with its own role holding READWRITE on its
+    prefixes, then turn authentication on.
+
+    users: {name: (password, [prefix, ...])}. Returns {name: role}.
+    """
+    eps = _as_list(endpoints)
+    roles = {}
+    etcd_call(eps, "/v3/auth/user/add", {"name": "root", "password": root_password})
+    etcd_call(eps, "/v3/auth/user/grant", {"user": "root", "role": "root"})
+    for name, (password, prefixes) in users.items():
+        role = f"role-{name}"
+        etcd_call(eps, "/v3/auth/user/add", {"name": name, "password": password})
+        etcd_call(eps, "/v3/auth/role/add", {"name": role})
+        for prefix in prefixes:
+            etcd_grant_prefix(eps, role, prefix)
+        etcd_call(eps, "/v3/auth/user/grant", {"user": name, "role": role})
+        roles[name] = role
+    etcd_call(eps, "/v3/auth/enable", {})
+    for ep in eps:
+        _ACCESS[ep.rstrip("/")].root_password = root_password
+    return roles
+
+
+def etcd_grant_prefix(endpoints, role, prefix):
+    p = prefix.encode()
+    etcd_call(endpoints, "/v3/auth/role/grant", {
+        "name": role, "perm": {"permType": "READWRITE", "key": b64(p),
+                               "range_end": b64(prefix_end(p))}})
+
+
+def etcd_revoke_prefix(endpoints, role, prefix):
+    p = prefix.encode()
+    etcd_call(endpoints, "/v3/auth/role/revoke", {
+        "role": role, "key": b64(p), "range_end": b64(prefix_end(p))})
 
 
 # --------------------------------------------------------------------------
@@ -338,12 +496,17 @@ class Etcd:
     """One etcd member, started from our binary on loopback ports."""
 
     def __init__(self, km, name, client_port, peer_port, initial_cluster,
-                 cluster_token):
+                 cluster_token, tls=None, auth_token=None):
         self.km = km
         self.name = name
         self.client_port = client_port
         self.peer_port = peer_port
-        self.url = f"http://127.0.0.1:{client_port}"
+        # tls: {"cert", "key", "trusted_ca"} paths, read at each start, so
+        # that a test can rotate them between restarts.
+        self.tls = tls
+        self.auth_token = auth_token
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{client_port}"
         self.peer_url = f"http://127.0.0.1:{peer_port}"
         self.initial_cluster = initial_cluster
         self.cluster_token = cluster_token
@@ -361,7 +524,19 @@ class Etcd:
                 "--initial-cluster", self.initial_cluster,
                 "--initial-cluster-token", self.cluster_token,
                 "--initial-cluster-state", "new",
-                "--logger=zap", "--log-outputs=stderr"]
+                "--logger=zap", "--log-outputs=stderr",
+                *self.secure_argv()]
+
+    def secure_argv(self):
+        out = []
+        if self.tls:
+            out += ["--cert-file", str(self.tls["cert"]),
+                    "--key-file", str(self.tls["key"]),
+                    "--client-cert-auth",
+                    "--trusted-ca-file", str(self.tls["trusted_ca"])]
+        if self.auth_token:
+            out += ["--auth-token", self.auth_token]
+        return out
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -431,7 +606,8 @@ class Node:
 
     def __init__(self, km, name, endpoints, service=SERVICE, ttl=TTL,
                  margin=MARGIN, request_timeout=REQUEST_TIMEOUT, mode=None,
-                 prefix=None, extra="", node_id=None, state_path=None):
+                 prefix=None, extra="", node_id=None, state_path=None,
+                 etcd_settings=None):
         self.km = km
         self.name = name
         self.node_id = node_id or name     # the identity published in etcd
@@ -443,6 +619,8 @@ class Node:
         self.mode = mode
         self.prefix = prefix
         self.extra = extra
+        # More keys of the etcd group: {"username": "u", "ca_file": path}.
+        self.etcd_settings = dict(etcd_settings or {})
         self.dir = km.tmp / name
         self.dir.mkdir(mode=0o755, parents=True, exist_ok=True)
         self.hooks_dir = self.dir / "hooks.d"
@@ -463,6 +641,7 @@ class Node:
         if self.mode:
             lines.append(f'mode = "{self.mode}";')
         prefix = f' prefix = "{self.prefix}";' if self.prefix else ""
+        prefix += "".join(f' {k} = "{v}";' for k, v in self.etcd_settings.items())
         lines += [
             f"etcd: {{ endpoints = [{eps}]; request_timeout = {self.request_timeout};{prefix} }};",
             f"lease: {{ ttl = {self.ttl}; margin = {self.margin}; }};",
@@ -667,32 +846,58 @@ class KM:
         self.t0 = time.monotonic()
 
     # factories -------------------------------------------------------------
-    def etcd(self, start=True, client_port=None):
-        """A single-member etcd; started and healthy unless start=False."""
+    def etcd(self, start=True, client_port=None, pki=None, auth_token=None):
+        """A single-member etcd; started and healthy unless start=False.
+
+        With pki, clients speak https and need a certificate of that CA
+        (--client-cert-auth); auth_token is etcd's --auth-token."""
         name = f"e{len(self.etcds) + 1}"
         cport = client_port or free_port()
         pport = free_port()
         e = Etcd(self, name, cport, pport, f"{name}=http://127.0.0.1:{pport}",
-                 f"km-{name}-{cport}")
+                 f"km-{name}-{cport}", tls=self._server_tls(pki, name),
+                 auth_token=auth_token)
+        self._register_access(e, pki)
         self.etcds.append(e)
         if start:
             e.start()
         return e
 
-    def cluster(self, size=3):
+    def cluster(self, size=3, pki=None, auth_token=None):
         """A size-member etcd cluster, all members started and healthy."""
         base = len(self.etcds)
         names = [f"m{base + i + 1}" for i in range(size)]
         ports = [(free_port(), free_port()) for _ in names]
         initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, (_, p) in zip(names, ports))
         token = f"km-cluster-{ports[0][0]}"
-        members = [Etcd(self, n, c, p, initial, token) for n, (c, p) in zip(names, ports)]
+        members = [Etcd(self, n, c, p, initial, token, tls=self._server_tls(pki, n),
+                        auth_token=auth_token)
+                   for n, (c, p) in zip(names, ports)]
+        for m in members:
+            self._register_access(m, pki)
         self.etcds.extend(members)
         for m in members:
             m.start(wait=False)
         for m in members:
             m.wait_healthy(timeout=60)
         return members
+
+    def pki(self, name="ca"):
+        """A new CA under the test's directory."""
+        return Pki(self.tmp / f"pki-{name}", name)
+
+    def _server_tls(self, pki, name):
+        if pki is None:
+            return None
+        cert, key = pki.server(f"etcd-{name}")
+        return {"cert": cert, "key": key, "trusted_ca": pki.ca_cert}
+
+    def _register_access(self, e, pki):
+        if pki is None:
+            return
+        access = next((a for a in _ACCESS.values() if a.pki is pki), None)
+        _ACCESS[e.url] = access or EtcdAccess(pki)
+        self.cleanups.append(lambda: _ACCESS.pop(e.url, None))
 
     def node(self, name, endpoints, **kw):
         if isinstance(endpoints, Etcd):
@@ -702,6 +907,25 @@ class KM:
         n = Node(self, name, endpoints, **kw)
         self.nodes.append(n)
         return n
+
+    def secure_node(self, name, endpoints, pki, user=None, password=None,
+                    ca_file=True, common_name=None, **kw):
+        """A node for a secured etcd: pki's CA (or ca_file, or none when
+        False), a client certificate of pki (without CommonName unless
+        given), and user with password in a mode 0600 password_file."""
+        settings = dict(kw.pop("etcd_settings", {}))
+        if ca_file is True:
+            settings["ca_file"] = pki.ca_cert
+        elif ca_file:
+            settings["ca_file"] = ca_file
+        cert, key = pki.client(name, common_name=common_name)
+        settings["cert_file"], settings["key_file"] = cert, key
+        if user is not None:
+            pw = self.tmp / f"{name}.password"
+            pw.write_text(password + "\n")
+            os.chmod(pw, 0o600)
+            settings["username"], settings["password_file"] = user, pw
+        return self.node(name, endpoints, etcd_settings=settings, **kw)
 
     def nodes_started(self, names, endpoints, **kw):
         nodes = [self.node(name, endpoints, **kw) for name in names]

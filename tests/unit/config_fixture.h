@@ -57,6 +57,9 @@ static inline int group_setup(void **state)
 	snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", dir);
 	snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
 	write_file(pw_path, "secret\n", 7);
+	/* A password file must be kept from group and others. */
+	if (chmod(pw_path, 0600) < 0)
+		return -1;
 	write_file(ca_path, "ca\n", 3);
 	write_file(cert_path, "cert\n", 5);
 	write_file(key_path, "key\n", 4);
@@ -183,6 +186,7 @@ static inline void assert_defaults(const struct config *cfg)
 	assert_true(cfg->request_timeout == 1.0);
 	assert_string_equal(cfg->username, "");
 	assert_string_equal(cfg->password_file, "");
+	assert_null(cfg->password);
 	assert_string_equal(cfg->ca_file, "");
 	assert_string_equal(cfg->cert_file, "");
 	assert_string_equal(cfg->key_file, "");

@@ -63,6 +63,7 @@ static void test_full_file(void **state)
 	assert_true(cfg.request_timeout == 0.5);
 	assert_string_equal(cfg.username, "km");
 	assert_string_equal(cfg.password_file, pw_path);
+	assert_string_equal(cfg.password, "secret");
 	assert_string_equal(cfg.ca_file, ca_path);
 	assert_string_equal(cfg.cert_file, cert_path);
 	assert_string_equal(cfg.key_file, key_path);

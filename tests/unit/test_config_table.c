@@ -168,6 +168,9 @@ static void config_value(const struct config *cfg, enum key_id k, char *out,
 	case K_TTL: snprintf(out, len, "%lld", (long long)cfg->ttl); return;
 	case K_MARGIN: snprintf(out, len, "%g", cfg->margin); return;
 	case K_STATE_FILE: snprintf(out, len, "%s", cfg->state_file); return;
+	case K_METRICS_FILE:
+		snprintf(out, len, "%s", cfg->metrics_file);
+		return;
 	case K_HOOKS_DIR: snprintf(out, len, "%s", cfg->hooks_dir); return;
 	case K_HOOKS_TIMEOUT:
 		snprintf(out, len, "%g", cfg->hooks_timeout);

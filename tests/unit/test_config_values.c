@@ -379,7 +379,74 @@ static void test_auth_and_tls(void **state)
 	EXPECT_AT(text, 4, "'etcd.key_file' is not readable: No such file or directory");
 }
 
-/* An error about a file names the file, not only the key. */
+/* Write a password file with this content and mode; return its path. */
+static const char *password_file(const char *content, size_t len, mode_t mode)
+{
+	static char path[256];
+
+	snprintf(path, sizeof(path), "%s/pw-test", dir);
+	unlink(path);
+	write_file(path, content, len);
+	assert_int_equal(chmod(path, mode), 0);
+	return path;
+}
+
+static void expect_password(int caller, const char *content, size_t len,
+    mode_t mode, const char *want)
+{
+	struct config cfg;
+	char text[1024];
+
+	snprintf(text, sizeof(text), "service = \"a\";\netcd: { username = "
+	    "\"km\";\n  password_file = \"%s\"; };\n",
+	    password_file(content, len, mode));
+	expect_ok(caller, text, NULL, &cfg);
+	if (strcmp(cfg.password, want) != 0) {
+		print_error("case at line %d: password '%s', want '%s'\n", caller,
+		    cfg.password, want);
+		fail();
+	}
+	config_free(&cfg);
+}
+
+/* The password is the file's one line, taken as it is but for its end. */
+static void test_password_file_content(void **state)
+{
+	char text[1024], *big = repeat('p', 1025);
+
+	(void)state;
+	expect_password(__LINE__, "pw", 2, 0600, "pw");
+	expect_password(__LINE__, "pw\n", 3, 0400, "pw");
+	expect_password(__LINE__, "pw\r\n", 4, 0600, "pw");
+	expect_password(__LINE__, " p w \t\n", 7, 0600, " p w \t");
+	expect_password(__LINE__, big, 1024, 0600, big + 1);
+	expect_password(__LINE__, "p\"w\\{}\n", 7, 0600, "p\"w\\{}");
+
+#define PW_CASE(content, len, mode, needle) do { \
+	snprintf(text, sizeof(text), "service = \"a\";\netcd: { username = " \
+	    "\"km\";\n  password_file = \"%s\"; };\n", \
+	    password_file((content), (len), (mode))); \
+	EXPECT_AT(text, 3, needle); \
+} while (0)
+	PW_CASE("", 0, 0600, "'etcd.password_file' is empty: '");
+	PW_CASE("\n", 1, 0600, "'etcd.password_file' is empty: '");
+	PW_CASE("a\nb\n", 4, 0600, "'etcd.password_file' must hold the "
+	    "password alone on one line");
+	PW_CASE("a\0b", 3, 0600, "must hold the password alone on one line");
+	PW_CASE("a\rb", 3, 0600, "must hold the password alone on one line");
+	PW_CASE(big, 1025, 0600, "'etcd.password_file' holds more than 1024 "
+	    "bytes");
+	PW_CASE("pw\n", 3, 0640, "'etcd.password_file' must not be readable "
+	    "by group or others: '");
+	PW_CASE("pw\n", 3, 0604, "has mode 0604 (chmod 600 it)");
+#undef PW_CASE
+	snprintf(text, sizeof(text), "service = \"a\";\netcd: { username = "
+	    "\"km\";\n  password_file = \"%s\"; };\n", dir);
+	EXPECT_AT(text, 3, "'etcd.password_file' is not a regular file: '");
+	unlink(password_file("", 0, 0600));
+	free(big);
+}
+
 static void test_unreadable_file_is_named(void **state)
 {
 	char text[1024], missing[256], want[512];
@@ -438,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_valid_service),
 		cmocka_unit_test(test_inequality),
 		cmocka_unit_test(test_auth_and_tls),
+		cmocka_unit_test(test_password_file_content),
 		cmocka_unit_test(test_unreadable_file_is_named),
 		cmocka_unit_test(test_health_without_command),
 	};
