@@ -10,19 +10,6 @@
 
 #include "etcdproto.h"
 
-/* gRPC status codes (google.golang.org/grpc/codes). */
-enum {
-	GRPC_CANCELED = 1,
-	GRPC_UNKNOWN = 2,
-	GRPC_INVALID_ARGUMENT = 3,
-	GRPC_DEADLINE_EXCEEDED = 4,
-	GRPC_NOT_FOUND = 5,
-	GRPC_PERMISSION_DENIED = 7,
-	GRPC_OUT_OF_RANGE = 11,
-	GRPC_UNAVAILABLE = 14,
-	GRPC_UNAUTHENTICATED = 16,
-};
-
 static void text_error(long http_status, const char *body, size_t len,
     struct etcd_error *err)
 {
@@ -83,39 +70,4 @@ void etcd_parse_error(long http_status, const char *body, size_t len,
 	else
 		snprintf(err->message, sizeof(err->message), "HTTP %ld", http_status);
 	json_decref(root);
-}
-
-static enum etcd_error_kind kind_of_status(long http_status)
-{
-	switch (http_status) {
-	case 400: return ETCD_ERR_INVALID_ARGUMENT;
-	case 401: return ETCD_ERR_UNAUTHENTICATED;
-	case 403: return ETCD_ERR_PERMISSION_DENIED;
-	case 408: /* 3.4's "client connection is closing" */
-	case 499: /* 3.5+'s Canceled */
-		return ETCD_ERR_UNAVAILABLE;
-	}
-	/* No status for NotFound: a 404 without a code is a missing path. */
-	return http_status >= 500 ? ETCD_ERR_UNAVAILABLE : ETCD_ERR_OTHER;
-}
-
-enum etcd_error_kind etcd_error_kind(const struct etcd_error *err)
-{
-	switch (err->grpc_code) {
-	case GRPC_CANCELED:
-	case GRPC_UNKNOWN:              /* writes while quorum is lost */
-	case GRPC_DEADLINE_EXCEEDED:
-	case GRPC_UNAVAILABLE:
-		return ETCD_ERR_UNAVAILABLE;
-	case GRPC_NOT_FOUND: return ETCD_ERR_NOT_FOUND;
-	case GRPC_OUT_OF_RANGE: return ETCD_ERR_OUT_OF_RANGE;
-	case GRPC_INVALID_ARGUMENT: return ETCD_ERR_INVALID_ARGUMENT;
-	case GRPC_PERMISSION_DENIED: return ETCD_ERR_PERMISSION_DENIED;
-	case GRPC_UNAUTHENTICATED: return ETCD_ERR_UNAUTHENTICATED;
-	}
-	/* No code, or one we do not act on: the status decides, and a server
-	 * error is worth another member whatever its code. */
-	if (err->grpc_code >= 0 && err->http_status < 500)
-		return ETCD_ERR_OTHER;
-	return kind_of_status(err->http_status);
 }
