@@ -218,8 +218,10 @@ def test_jwt_tokens_expire_under_a_running_leader(km):
     e.kill()
     e.start()
     km.wait_single_leader([a, b], timeout=15, what="one leader after etcd restarted")
-    assert b.log().count("logged in to etcd") > logins[b], \
-        "node-b read its election again without a fresh login"
+    # The state files may settle before node-b's refused read has its new
+    # token: wait for the login, do not race it.
+    km.wait_for(lambda: b.log().count("logged in to etcd") > logins[b], 10,
+                "node-b to log in afresh for its reads after etcd restarted")
     for n in (a, b):
         assert "refused the login" not in n.log(), n.name
         assert_no_secrets(n, PASSWORD)
