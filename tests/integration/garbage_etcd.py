@@ -24,6 +24,7 @@ import time
 
 LOOPBACK = "127.0.0.1"
 BIG_BODY = 50 * 1024 * 1024
+ANSWER_LIMIT = 4 << 20          # ETCD_MAX_RESPONSE
 NESTING = 20000
 
 # What a sane member says when it cannot serve: retryable, 2 attempts a call.
@@ -152,6 +153,16 @@ async def huge_body(srv, req, w):
     return False
 
 
+async def dense_json(srv, req, w):
+    """Under the daemon's 4 MiB answer limit, and nothing but JSON values:
+    a parser spends far more on each than the 2 or 3 bytes it takes."""
+    unit = _pick([b"[],", b"{},", b"0,", b'"",'], req)
+    head, tail = b'{"header":{"revision":"7"},"kvs":[', b"0]}"
+    body = head + unit * ((ANSWER_LIMIT - 64 - len(head)) // len(unit)) + tail
+    await _send(w, _whole(200, body))
+    return False
+
+
 async def trickle(srv, req, w):
     """A valid answer, one byte a second, status line first."""
     answer = _whole(200, NO_LEADER if req.path != "/v3/kv/range" else EMPTY_RANGE)
@@ -238,6 +249,7 @@ MISBEHAVIOURS = {
     "wrong_types": wrong_types,
     "truncated_chunked": truncated_chunked,
     "huge_body": huge_body,
+    "dense_json": dense_json,
     "trickle": trickle,
     "reset": reset,
     "html_5xx": html_5xx,

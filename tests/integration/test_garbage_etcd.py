@@ -52,6 +52,7 @@ EXPECTED = {
     "wrong_types": r"malformed answer",
     "truncated_chunked": r"partial file|receiving data|Weird server reply|Illegal or missing",
     "huge_body": r"response larger than",
+    "dense_json": r"JSON values|malformed answer|too many candidates",
     "trickle": r"Timeout was reached|timed out",
     "reset": r"reset|receiving data|Weird server reply|Empty reply",
     "html_5xx": r"html",
