@@ -81,19 +81,6 @@ def most_rounds(seconds):
         n += 1
 
 
-def read_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class Run:
     """One garbage server, one daemon, and what the sampler saw of it."""
 
@@ -117,8 +104,8 @@ class Run:
         if not self.sampling or not self.node.running():
             return
         try:
-            self.max_rss = max(self.max_rss, read_rss_kib(self.node.pid))
-        except OSError:
+            self.max_rss = max(self.max_rss, kmtest.rss_kib(self.node.pid))
+        except (OSError, ValueError):
             return
         role = self.node.role()
         # Before the first write there is no file; after it never goes.
@@ -235,7 +222,7 @@ def test_daemon_survives_garbage_etcd(fleet, misbehaviour, request):
     km.wait_for(lambda: enough_rounds(run), ROUNDS_WITHIN,
                 f"{ROUNDS} failed rounds of every retry loop against {misbehaviour}")
     wall = time.monotonic() - run.started
-    cpu = cpu_seconds(node.pid)
+    cpu = kmtest.cpu_seconds(node.pid)
     run.sampling = False
     print(server.describe())
     print(f"{misbehaviour}: {wall:.1f} s, {run.samples} samples, max RSS "
