@@ -34,8 +34,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
-                etcd-client python3 python3-pytest faketime \
-                prometheus-node-exporter openssl
+                etcd-client python3 python3-pytest faketime valgrind \
+                clang libclang-rt-dev prometheus-node-exporter openssl
 
 .PHONY: all deps run demo check unit unit-asan integration faults chaos install clean bench fuzz
 
