@@ -37,7 +37,8 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 etcd-client python3 python3-pytest faketime valgrind \
                 clang libclang-rt-dev prometheus-node-exporter openssl
 
-.PHONY: all deps run demo check unit unit-asan integration faults chaos install clean bench fuzz
+.PHONY: all deps run demo check unit unit-asan integration integration-asan faults chaos \
+        install clean bench fuzz
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
@@ -105,10 +106,25 @@ fuzz:
 	done
 
 # The same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_LDFLAGS := -fsanitize=address,undefined
 unit-asan:
-	$(MAKE) BUILD=build-asan CC=$(CC) \
-	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" unit
+	$(MAKE) BUILD=build-asan CC=$(CC) CFLAGS="$(SAN_CFLAGS)" LDFLAGS="$(SAN_LDFLAGS)" unit
+
+# Integration tests against kingsmootd and kingsmootctl built like that, in
+# build-asan/. The sanitizers write each report to build-asan/sanitizer/;
+# any report fails the run, even when the test that caused it passed.
+INTEGRATION_ASAN_TESTS ?= tests/integration
+SAN_REPORTS := $(CURDIR)/build-asan/sanitizer
+integration-asan:
+	$(MAKE) BUILD=build-asan CC=$(CC) CFLAGS="$(SAN_CFLAGS)" LDFLAGS="$(SAN_LDFLAGS)" all
+	rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
+	@KM_SANITIZED=1 KINGSMOOTD=$(CURDIR)/build-asan/kingsmootd \
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(SAN_REPORTS)/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_REPORTS)/ubsan \
+	    $(PYTHON) -m pytest -q $(INTEGRATION_ASAN_TESTS); rc=$$?; \
+	for f in $(SAN_REPORTS)/*; do [ -e "$$f" ] || continue; echo "== $$f"; cat "$$f"; rc=1; done; \
+	exit $$rc
 
 integration: all
 	KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q tests/integration
