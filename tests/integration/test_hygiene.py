@@ -9,6 +9,7 @@ so the cycles give both counts; every RESET_EVERY cycles the proxy also
 resets every connection, the watch's included.
 """
 
+import os
 import signal
 import sys
 import time
@@ -24,8 +25,10 @@ HOOK_RUNS = 200
 RESET_EVERY = 50
 WARM_UP_CYCLES = 10
 # Heap fragmentation may keep a little; a leak of 1 KiB per reconnect
-# or per hook run would not fit.
+# or per hook run would not fit. Under a sanitizer freed memory waits in
+# quarantine, and RSS says nothing about the daemon.
 RSS_SLACK_KIB = 768
+SANITIZED = bool(os.environ.get("KM_SANITIZED"))
 
 
 def sockets(table):
@@ -95,5 +98,5 @@ def test_reconnects_and_hook_runs_leave_nothing_behind(km, etcd):
         f"descriptors changed: {others(base_fds)} -> {others(after)}"
     assert len(sockets(after)) <= base_sockets
     assert kmtest.child_processes(a.pid) == []
-    assert rss <= base_rss + RSS_SLACK_KIB, \
+    assert SANITIZED or rss <= base_rss + RSS_SLACK_KIB, \
         f"RSS grew from {base_rss} to {rss} KiB over {conns} reconnects and {runs} hook runs"
