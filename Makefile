@@ -38,7 +38,7 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 clang libclang-rt-dev prometheus-node-exporter openssl
 
 .PHONY: all deps run demo check unit unit-asan integration integration-asan faults chaos \
-        install clean bench fuzz
+        install clean bench fuzz fuzz-build fuzz-smoke
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
@@ -89,20 +89,53 @@ unit: $(UNIT_BINS)
 	@failed=""; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
-# Coverage-guided fuzzing of everything that parses outside input.
-# FUZZ_SECONDS per target; crashes land in build-fuzz/.
+# Coverage-guided fuzzing of everything that parses outside input: etcd's
+# answers, the watch stream's framing in random chunks, the state file and
+# the configuration (tests/fuzz/). The library is built once with clang in
+# build-fuzz/; crashes land there too. `make fuzz` runs each target for
+# FUZZ_SECONDS; `make fuzz-smoke` (part of make check) replays each
+# target's seeds and regression inputs, then fuzzes FUZZ_SMOKE_SECONDS.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_etcd fuzz_state
-fuzz:
-	mkdir -p build-fuzz
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_TARGETS := fuzz_etcd fuzz_state fuzz_config fuzz_ndjson
+FUZZ_BINS := $(FUZZ_TARGETS:%=build-fuzz/%)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN)
+
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link" \
+	    build-fuzz/libkm.a
+	$(MAKE) $(FUZZ_BINS)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libkm.a
+	clang -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+	    $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc $(PKG_CFLAGS) -o $@ $< \
+	    build-fuzz/libkm.a $(PKG_LIBS)
+
+# Each target's seeds, and the inputs of crashes it once found.
+fuzz_inputs = $$(ls -d tests/fuzz/seeds-$${t\#fuzz_} tests/fuzz/regressions-$${t\#fuzz_} 2>/dev/null)
+
+fuzz: fuzz-build
 	for t in $(FUZZ_TARGETS); do \
-	    clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
-	        $(PKG_CFLAGS) -o build-fuzz/$$t tests/fuzz/$$t.c src/etcdproto.c src/util.c \
-	        src/log.c src/state.c $(PKG_LIBS) || exit 1; \
 	    mkdir -p build-fuzz/corpus-$$t; \
-	    seeds=tests/fuzz/seeds-$${t#fuzz_}; [ -d $$seeds ] || seeds=; \
-	    build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/ \
-	        build-fuzz/corpus-$$t $$seeds || exit 1; \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	    build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus-$$t $(fuzz_inputs) \
+	        < /dev/null || exit 1; \
+	done
+
+fuzz-smoke: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	    rm -rf build-fuzz/smoke-$$t && mkdir -p build-fuzz/smoke-$$t; \
+	    if ! LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	            build-fuzz/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) -timeout=10 -seed=1 \
+	            -print_final_stats=1 -artifact_prefix=build-fuzz/$$t- \
+	            build-fuzz/smoke-$$t $(fuzz_inputs) \
+	            > build-fuzz/$$t-smoke.log 2>&1 < /dev/null; then \
+	        tail -60 build-fuzz/$$t-smoke.log; echo "$$t: failed"; exit 1; \
+	    fi; \
+	    echo "$$t: $$(sed -n 's/^stat::number_of_executed_units: *//p' \
+	        build-fuzz/$$t-smoke.log) inputs in $(FUZZ_SMOKE_SECONDS) s, no crash"; \
 	done
 
 # The same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -121,6 +154,7 @@ integration-asan:
 	rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
 	@KM_SANITIZED=1 KINGSMOOTD=$(CURDIR)/build-asan/kingsmootd \
 	ASAN_OPTIONS=detect_leaks=1:log_path=$(SAN_REPORTS)/asan \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_REPORTS)/ubsan \
 	    $(PYTHON) -m pytest -q $(INTEGRATION_ASAN_TESTS); rc=$$?; \
 	for f in $(SAN_REPORTS)/*; do [ -e "$$f" ] || continue; echo "== $$f"; cat "$$f"; rc=1; done; \
