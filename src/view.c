@@ -44,6 +44,26 @@ static void delete_key(struct election_view *v, const char *key, size_t len)
 	*kv = v->keys[--v->n_keys];
 }
 
+static void cut(char **text, size_t *len, size_t max)
+{
+	char *shorter;
+
+	if (*len <= max)
+		return;
+	shorter = realloc(*text, max + 1);
+	if (shorter)
+		*text = shorter;
+	(*text)[max] = '\0';
+	*len = max;
+}
+
+/* Memory stays bounded whatever the outside writes. */
+static void bound_kv(struct etcd_kv *kv)
+{
+	cut(&kv->key, &kv->key_len, VIEW_KEY_MAX);
+	cut(&kv->value, &kv->value_len, VIEW_VALUE_MAX);
+}
+
 /* Takes ownership of kv's buffers. */
 static void put_key(struct election_view *v, struct etcd_kv *kv)
 {
@@ -166,15 +186,20 @@ static void watch_message(const struct etcd_watch_msg *msg, void *ud)
 
 		v->events->event(ev, v->ud);
 		if (ev->type == ETCD_EVENT_DELETE) {
-			delete_key(v, ev->kv.key, ev->kv.key_len);
+			delete_key(v, ev->kv.key, ev->kv.key_len < VIEW_KEY_MAX ?
+			    ev->kv.key_len : VIEW_KEY_MAX);
 			continue;
 		}
-		/* Keys and values may hold NUL bytes: copy them whole. */
+		/* Keys and values may hold NUL bytes: copy them whole, up to
+		 * what the view keeps. */
 		kv = ev->kv;
-		kv.key = xcalloc(ev->kv.key_len + 1, 1);
-		memcpy(kv.key, ev->kv.key, ev->kv.key_len);
-		kv.value = xcalloc(ev->kv.value_len + 1, 1);
-		memcpy(kv.value, ev->kv.value, ev->kv.value_len);
+		kv.key_len = ev->kv.key_len < VIEW_KEY_MAX ? ev->kv.key_len : VIEW_KEY_MAX;
+		kv.key = xcalloc(kv.key_len + 1, 1);
+		memcpy(kv.key, ev->kv.key, kv.key_len);
+		kv.value_len = ev->kv.value_len < VIEW_VALUE_MAX ?
+		    ev->kv.value_len : VIEW_VALUE_MAX;
+		kv.value = xcalloc(kv.value_len + 1, 1);
+		memcpy(kv.value, ev->kv.value, kv.value_len);
 		put_key(v, &kv);
 	}
 	if (msg->revision > v->revision)
@@ -227,6 +252,8 @@ static void range_done(const struct etcd_result *res, void *ud)
 		v->events->changed(v->ud);
 		return;
 	}
+	for (size_t i = 0; i < n; i++)
+		bound_kv(&kvs[i]);
 	if (v->resync_for_staleness) {
 		size_t missed = changes_missed(v->keys, v->n_keys, kvs, n);
 

@@ -19,6 +19,14 @@
 #include "etcd.h"
 #include "loop.h"
 
+/* What the view keeps of a candidate: any etcd client can write keys and
+ * values of a megabyte under the prefix, and 4096 of them. A longer key
+ * is cut (it still counts, in its place in the queue; ties within one txn
+ * are then broken by the first bytes only), a longer value too (hooks get
+ * at most HOOK_MAX_VALUE bytes of it, the state file less). */
+#define VIEW_KEY_MAX 1024
+#define VIEW_VALUE_MAX 4096
+
 struct view_events {
 	/* One watched event, before the view applies it. */
 	void (*event)(const struct etcd_event *ev, void *ud);
