@@ -156,8 +156,11 @@ static void update(void)
 		return;
 	sd.updating++;
 	view_follow_endpoint(&view);
-	candidacy_warn_duplicates(&candidacy, view.keys, view.n_keys,
-	    lease_is_ours_abandoned, NULL);
+	/* A stop lets go of our key before etcd deletes it: that key is
+	 * still ours, not a twin's. */
+	if (!stepdown_stopping(sd.phase))
+		candidacy_warn_duplicates(&candidacy, view.keys, view.n_keys,
+		    lease_is_ours_abandoned, NULL);
 	decide_now(&d, false);
 	if (publish_decision(&d) < 0) {
 		decide_now(&d, true);
