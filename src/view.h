@@ -8,6 +8,10 @@
  * (a keepalive answer), or, with nothing else to compare, it has been
  * silent that long. The view reports to its owner through view_events,
  * from the event loop.
+ *
+ * A view can also follow one key instead of a prefix (view_init_key):
+ * the range and the watch are those of the prefix that is the key's name,
+ * and any longer key they show, another election's, is left out.
  */
 #ifndef KM_VIEW_H
 #define KM_VIEW_H
@@ -39,8 +43,11 @@ struct view_events {
 };
 
 struct election_view {
-	const char *prefix;             /* "<prefix><service>/", borrowed */
+	const char *prefix;             /* "<prefix><service>/", borrowed;
+	                                 * in one-key mode the key */
 	size_t prefix_len;
+	bool one_key;
+	const char *what;               /* for the log: "election" */
 	struct etcd_kv *keys;
 	size_t n_keys;
 	int64_t revision;               /* complete up to here */
@@ -70,6 +77,9 @@ struct election_view {
 
 void view_init(struct election_view *v, const char *prefix, size_t prefix_len,
     const struct view_events *events, void *ud);
+/* The view of one key: what names it in the log ("switchover request"). */
+void view_init_key(struct election_view *v, const char *key, size_t key_len,
+    const char *what, const struct view_events *events, void *ud);
 /* Read the election and watch it from then on. */
 void view_start(struct election_view *v);
 /* Unary calls moved to another member: follow with the watch, so that a
