@@ -10,6 +10,8 @@
  *   stepdown.c    the resign and stop sequence (pure state machine)
  *   liveness.c    the self-check that a candidate out of the election
  *                 has something under way that brings it back (pure)
+ *   handover.c    our part in a switchover: its request, and the step
+ *                 back behind its target (decided by switchover.c)
  *
  * After every event the role is decided afresh and published. Work that
  * an event asks of the step-down is posted and run once the current
@@ -24,6 +26,7 @@
 
 #include "candidacy.h"
 #include "decide.h"
+#include "handover.h"
 #include "hook.h"
 #include "lease.h"
 #include "liveness.h"
@@ -46,6 +49,7 @@ static struct election_view view;
 static struct lease lease;
 static struct candidacy candidacy;
 static struct publisher publisher;
+static struct handover handover;
 
 /* Resignations of our own making (a failing leader hook or state file)
  * hold the next campaign back, longer each time in a row. */
@@ -144,7 +148,17 @@ static void write_metrics(void)
 
 static bool lease_is_ours_abandoned(int64_t id, void *ud)
 {
-	return lease_abandoned(&lease, id);
+	return lease_abandoned(&lease, id) || handover_owns_lease(&handover, id);
+}
+
+/* A switchover asks the leader to resign once its target is next. */
+static void consider_switchover(const struct decision *d)
+{
+	bool free_to_act = is_candidate() && sd.phase == STEPDOWN_NONE &&
+	    !withdrawn;
+
+	if (handover_next(&handover, d->role, free_to_act) == SWITCHOVER_RESIGN)
+		elect_resign(REASON_RESIGNED, "switchover");
 }
 
 static void update(void)
@@ -156,6 +170,7 @@ static void update(void)
 		return;
 	sd.updating++;
 	view_follow_endpoint(&view);
+	handover_follow_endpoint(&handover);
 	/* A stop lets go of our key before etcd deletes it: that key is
 	 * still ours, not a twin's. */
 	if (!stepdown_stopping(sd.phase))
@@ -171,6 +186,7 @@ static void update(void)
 		own_resigns.hold_off = true;
 		elect_resign(REASON_STATE_UNWRITABLE, "state file cannot be written");
 	}
+	consider_switchover(&d);
 	if ((sd.phase == STEPDOWN_RESIGN_FILE || sd.phase == STEPDOWN_STOP_FILE) &&
 	    publisher.file_leader_until == 0)
 		post(STEPDOWN_EV_FILE_CLEAR);
@@ -242,12 +258,15 @@ static void on_changed(void *ud)
 
 static void on_view_event(const struct etcd_event *ev, void *ud)
 {
+	if (handover_view_event(&handover, ev))
+		return;
 	if (candidacy_event_is_ours(&candidacy, ev))
 		check_my_key(ev->type == ETCD_EVENT_DELETE ? NULL : &ev->kv);
 }
 
 static void on_view_synced(void *ud)
 {
+	handover_view_synced(&handover);
 	/* A lost watch may have missed what happened to our key. */
 	if (candidacy.create_revision && view.revision >= candidacy.create_revision)
 		check_my_key(view_find(&view, candidacy.key, candidacy.key_len));
@@ -294,6 +313,7 @@ static void on_lease_dropped(enum km_reason reason, void *ud)
 {
 	if (reason != REASON_NONE)
 		loss = reason;
+	handover_abort(&handover);
 	candidacy_clear(&candidacy);
 	update();
 	campaign_step();
@@ -343,6 +363,22 @@ static void on_etcd_denied(const char *why, void *ud)
 		elect_resign(REASON_ETCD_UNREACHABLE, why);
 }
 
+static void on_handover_changed(void *ud)
+{
+	update();
+}
+
+static void on_handover_check_key(void *ud)
+{
+	if (candidacy.create_revision && view.revision >= candidacy.create_revision)
+		check_my_key(view_find(&view, candidacy.key, candidacy.key_len));
+	update();
+}
+
+static const struct handover_events handover_events = {
+	.changed = on_handover_changed, .check_key = on_handover_check_key,
+};
+
 static const struct candidacy_events candidacy_events = {
 	.created = on_key_created, .create_failed = on_key_create_failed,
 	.lease_unusable = on_lease_unusable, .deleted = on_key_deleted,
@@ -376,6 +412,7 @@ static void perform(enum stepdown_action action)
 	case STEPDOWN_DO_NOTHING:
 		break;
 	case STEPDOWN_DO_DEMOTE:
+		handover_abort(&handover);
 		candidacy_hold_off(&candidacy, 0);
 		if (stepdown_stopping(sd.phase))
 			candidacy_free(&candidacy);
@@ -510,7 +547,7 @@ static void check_liveness(void)
 		.holds_lease = lease.id != 0,
 		.holds_key = candidacy.create_revision != 0,
 		.request_in_flight = lease.grant_call || candidacy.create_call ||
-		    candidacy.delete_call,
+		    candidacy.delete_call || handover_busy(&handover),
 		.retry_armed = candidacy.retry_timer.armed,
 		.demotion_pending = hooks_busy() || sd.file_expiry_timer.armed,
 	};
@@ -622,6 +659,8 @@ int elect_start(const struct config *c)
 	lease_init(&lease, c, &lease_events, NULL);
 	candidacy_init(&candidacy, c->node, &candidacy_events, NULL);
 	publisher_init(&publisher, c);
+	handover_init(&handover, c, &view, &lease, &candidacy, election_prefix,
+	    election_prefix_len, &handover_events, NULL);
 	loop_timer_init(&sd.hooks_wait_timer, hooks_wait_expired, NULL);
 	loop_timer_init(&sd.file_expiry_timer, file_expired, NULL);
 	loop_timer_init(&sd.stop_done_timer, stop_done_fired, NULL);
@@ -641,6 +680,8 @@ int elect_start(const struct config *c)
 	write_metrics();
 	etcd_set_denied_handler(on_etcd_denied, NULL);
 	view_start(&view);
+	if (is_candidate())
+		handover_start(&handover);
 	campaign_step();
 	loop_set_before_sleep(check_liveness);
 	return 0;
@@ -666,6 +707,7 @@ void elect_free(void)
 	loop_timer_disarm(&sd.hooks_wait_timer);
 	loop_timer_disarm(&sd.file_expiry_timer);
 	loop_timer_disarm(&sd.stop_done_timer);
+	handover_free(&handover);
 	view_free(&view);
 	lease_free(&lease);
 	candidacy_free(&candidacy);
