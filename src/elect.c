@@ -151,15 +151,6 @@ static bool lease_is_ours_abandoned(int64_t id, void *ud)
 	return lease_abandoned(&lease, id) || handover_owns_lease(&handover, id);
 }
 
-/* A switchover asks the leader to resign once its target is next. */
-static void consider_switchover(const struct decision *d)
-{
-	bool free_to_act = is_candidate() && sd.phase == STEPDOWN_NONE &&
-	    !withdrawn;
-
-	if (handover_next(&handover, d->role, free_to_act) == SWITCHOVER_RESIGN)
-		elect_resign(REASON_RESIGNED, "switchover");
-}
 
 static void update(void)
 {
@@ -186,7 +177,10 @@ static void update(void)
 		own_resigns.hold_off = true;
 		elect_resign(REASON_STATE_UNWRITABLE, "state file cannot be written");
 	}
-	consider_switchover(&d);
+	/* A switchover asks the leader to resign once its target is next. */
+	if (handover_next(&handover, d.role, is_candidate() &&
+	    sd.phase == STEPDOWN_NONE && !withdrawn) == SWITCHOVER_RESIGN)
+		elect_resign(REASON_RESIGNED, "switchover");
 	if ((sd.phase == STEPDOWN_RESIGN_FILE || sd.phase == STEPDOWN_STOP_FILE) &&
 	    publisher.file_leader_until == 0)
 		post(STEPDOWN_EV_FILE_CLEAR);
@@ -363,20 +357,14 @@ static void on_etcd_denied(const char *why, void *ud)
 		elect_resign(REASON_ETCD_UNREACHABLE, why);
 }
 
-static void on_handover_changed(void *ud)
-{
-	update();
-}
-
 static void on_handover_check_key(void *ud)
 {
-	if (candidacy.create_revision && view.revision >= candidacy.create_revision)
-		check_my_key(view_find(&view, candidacy.key, candidacy.key_len));
+	on_view_synced(ud);
 	update();
 }
 
 static const struct handover_events handover_events = {
-	.changed = on_handover_changed, .check_key = on_handover_check_key,
+	.changed = on_changed, .check_key = on_handover_check_key,
 };
 
 static const struct candidacy_events candidacy_events = {

@@ -145,8 +145,12 @@ def test_third_of_four_bystanders_only_see_the_new_leader(km, etcd):
         ("not_member", "leader", "resigned"), ("follower", "not_member", "-")]
     km.wait_for(lambda: runs(c)[-1][1:5] == ("leader", "follower", "node-c", t2), 5,
                 "node-c's leader hooks")
-    km.hold(QUIET, lambda: len(runs(b)) == 2 and len(runs(d)) == 2,
-            "no further hooks on the bystanders")
+    # The new lease is renewed (it outlives its TTL), the old one revoked.
+    old_lease = kmtest.etcd_call(etcd.url, "/v3/lease/timetolive", {"ID": str(b_key.lease)})
+    assert int(old_lease.get("TTL", "-1")) == -1, old_lease
+    km.hold(kmtest.TTL + 1.0, lambda: len(runs(b)) == 2 and len(runs(d)) == 2 and
+            b.role() == "follower" and b.my_keys() == new_b,
+            "node-b keeps following on its new key, no further hooks on the bystanders")
 
 
 def test_unknown_or_paused_node_is_refused_and_the_leader_stays(km, etcd):
