@@ -11,8 +11,10 @@ Every hook here appends one record per run to a file:
 """
 
 import collections
+import os
 import signal
 
+import kmtest
 from kmtest import record_timing
 
 Run = collections.namedtuple("Run", "t event new old leader term")
@@ -181,3 +183,21 @@ def test_a_newer_leader_supersedes_a_running_hook(km, etcd):
         "the hook for node-b was not ended with SIGTERM"
     assert ("follower", "follower", "node-b", t2) not in summary(rec, "done")
     assert "hooks for follower interrupted: role is now follower" in d.log()
+
+
+def test_example_hooks_for_a_new_leader(km, etcd):
+    """etc/hooks.d as shipped: 10-log says who leads now, 50-systemd-unit
+    (no UNIT set) succeeds; neither fails a run for the same role."""
+    a, b, c = (km.node(n, etcd) for n in ("node-a", "node-b", "node-c"))
+    for name in ("10-log", "50-systemd-unit"):
+        dst = c.hooks_dir / name
+        dst.write_bytes((kmtest.REPO / "etc" / "hooks.d" / name).read_bytes())
+        os.chmod(dst, 0o755)
+    t1 = queue(km, [a, b, c])
+    _, t2 = resign_and_wait(km, [a, b, c], a, t1)
+    line = f"hook 10-log: svc: still follower; the leader is now node-b (term {t2})"
+    km.wait_for(lambda: line in c.log(), 5, "10-log's line for the new leader")
+    km.wait_for(lambda: c.log().count("hook 50-systemd-unit succeeded") == 2, 5,
+                "50-systemd-unit for both runs")
+    assert "hooks for follower failed" not in c.log()
+    assert f"hook 10-log: svc: not_member -> follower (leader node-a, term {t1})" in c.log()
