@@ -151,7 +151,6 @@ static bool lease_is_ours_abandoned(int64_t id, void *ud)
 	return lease_abandoned(&lease, id) || handover_owns_lease(&handover, id);
 }
 
-
 static void update(void)
 {
 	struct decision d;
