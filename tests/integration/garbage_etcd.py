@@ -38,6 +38,17 @@ REASONS = {200: "OK", 500: "Internal Server Error", 502: "Bad Gateway",
            503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
+def _request_key(body):
+    """The "key" a JSON request names, as sent (base64), or None."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(doc, dict) and isinstance(doc.get("create_request"), dict):
+        doc = doc["create_request"]
+    return doc.get("key") if isinstance(doc, dict) else None
+
+
 class Request:
     def __init__(self, path, body, index):
         self.path = path
@@ -266,7 +277,7 @@ class GarbageEtcd:
         self.name = name or misbehaviour
         self.port = None
         self.connections = 0
-        self.requests = []          # (time.monotonic(), path), in arrival order
+        self.requests = []          # (time.monotonic(), path, key), in arrival order
         self.answer_bytes = []      # body bytes each big answer got out
         self.handler_errors = []    # anything but the client hanging up
         self._per_path = {}
@@ -326,13 +337,15 @@ class GarbageEtcd:
     def note_answer_bytes(self, n):
         self.answer_bytes.append(n)
 
-    def times(self, path):
-        """When each request on path arrived (time.monotonic())."""
-        return [t for t, p in list(self.requests) if p == path]
+    def times(self, path, key=None):
+        """When each request on path (and for key, base64 as sent, if
+        given) arrived (time.monotonic())."""
+        return [t for t, p, k in list(self.requests)
+                if p == path and (key is None or k == key)]
 
     def describe(self):
         paths = {}
-        for _, p in list(self.requests):
+        for _, p, _ in list(self.requests):
             paths[p] = paths.get(p, 0) + 1
         return (f"garbage etcd {self.name} :{self.port}: {self.connections} connections, "
                 f"requests {paths}, big answers {self.answer_bytes[-5:]}, "
@@ -356,7 +369,7 @@ class GarbageEtcd:
         path = parts[1]
         index = self._per_path.get(path, 0)
         self._per_path[path] = index + 1
-        self.requests.append((time.monotonic(), path))
+        self.requests.append((time.monotonic(), path, _request_key(body)))
         return Request(path, body, index)
 
     async def _serve(self, reader, writer):

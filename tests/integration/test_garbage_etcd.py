@@ -44,6 +44,8 @@ ROUNDS_WITHIN = 45.0
 
 GRANT_RETRY = re.compile(r"lease grant failed .*; retrying in (\d+) ms")
 RANGE_RETRY = re.compile(r"reading election .* failed .*; retrying in (\d+) ms")
+# The election read, told apart from the switchover request's own read.
+ELECTION_KEY = kmtest.b64(f"{kmtest.PREFIX}{kmtest.SERVICE}/")
 
 # What the daemon's failure lines must show, so that a server that stopped
 # misbehaving cannot pass.
@@ -157,16 +159,17 @@ def fleet(request, tmp_path_factory):
 def retry_loops(misbehaviour):
     """The back-off loops this misbehaviour keeps failing: (name, log
     pattern, gateway path). The watch's own loop is judged apart."""
-    loops = [("lease grant", GRANT_RETRY, "/v3/lease/grant")]
+    loops = [("lease grant", GRANT_RETRY, "/v3/lease/grant", None)]
     if misbehaviour != "watch_unterminated":
-        loops.append(("election read", RANGE_RETRY, "/v3/kv/range"))
+        loops.append(("election read", RANGE_RETRY, "/v3/kv/range", ELECTION_KEY))
     return loops
 
 
-def check_backoff(run, name, pattern, path):
+def check_backoff(run, name, pattern, path, key):
     """The logged delays double from 100 ms to the 5 s cap, and the server
-    saw what they say and nothing more."""
-    times = run.server.times(path)              # before the log: see below
+    saw what they say and nothing more (on this path, for this key: the
+    switchover request has a read loop of its own)."""
+    times = run.server.times(path, key)         # before the log: see below
     delays = run.delays(pattern)
     assert len(delays) >= ROUNDS, f"{name}: only {len(delays)} retries logged"
     for i, d in enumerate(delays):
@@ -196,7 +199,7 @@ def check_backoff(run, name, pattern, path):
 def check_watch_backoff(run):
     """A watch that dies at once is re-established no faster than the
     capped back-off allows."""
-    times = run.server.times("/v3/watch")
+    times = run.server.times("/v3/watch", ELECTION_KEY)
     assert len(times) >= 4, f"only {len(times)} watches were started"
     span = times[-1] - times[0]
     assert len(times) <= most_rounds(span), (
@@ -207,10 +210,10 @@ def check_watch_backoff(run):
 
 
 def enough_rounds(run):
-    if any(len(run.delays(p)) < ROUNDS for _, p, _ in retry_loops(run.misbehaviour)):
+    if any(len(run.delays(p)) < ROUNDS for _, p, _, _ in retry_loops(run.misbehaviour)):
         return False
     return run.misbehaviour != "watch_unterminated" or \
-        len(run.server.times("/v3/watch")) >= 4
+        len(run.server.times("/v3/watch", ELECTION_KEY)) >= 4
 
 
 @pytest.mark.parametrize("misbehaviour", MISBEHAVIOURS)
@@ -240,8 +243,8 @@ def test_daemon_survives_garbage_etcd(fleet, misbehaviour, request):
     assert any(re.search(EXPECTED[misbehaviour], ln) for ln in failures), (
         f"no failure line matches {EXPECTED[misbehaviour]!r}: {failures[:4]}")
 
-    for name, pattern, path in retry_loops(misbehaviour):
-        delays = check_backoff(run, name, pattern, path)
+    for name, pattern, path, key in retry_loops(misbehaviour):
+        delays = check_backoff(run, name, pattern, path, key)
         print(f"{name} delays (ms): {delays}")
     if misbehaviour == "watch_unterminated":
         check_watch_backoff(run)
