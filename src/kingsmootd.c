@@ -76,7 +76,7 @@ static void hooks_finished(enum km_role role, bool ok, void *ud)
 
 static void health_changed(bool healthy, void *ud)
 {
-	elect_set_healthy(healthy);
+	elect_set_check_passing(healthy);
 }
 
 static void stopped(void *ud)
@@ -103,8 +103,8 @@ static void session_restart(void *ud)
 	}
 	elect_start(config);
 	health_configure(config);
-	if (health_healthy())
-		elect_set_healthy(true);
+	if (health_passing())
+		elect_set_check_passing(true);
 	notify_reloaded();
 }
 
@@ -137,7 +137,7 @@ static void reload(void)
 	elect_set_config(next);
 	health_configure(next);
 	if (!next->health_enabled)
-		elect_set_healthy(true);
+		elect_set_check_passing(true);
 	elect_set_paused(state_paused(next->state_file));
 	etcd_reconfigure(next);
 	hooks_configure(next->hooks_dir, next->hooks_timeout);
@@ -354,7 +354,7 @@ int main(int argc, char *argv[])
 		fatal(1, "cannot set up hooks");
 	hooks_configure(config->hooks_dir, config->hooks_timeout);
 	loop_add_fd(sigfd, POLLIN, signal_ready, NULL);
-	notify_init(elect_healthy);
+	notify_init(elect_session_alive);
 	health_init(health_changed, NULL);
 	elect_start(config);
 	health_configure(config);
