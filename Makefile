@@ -4,8 +4,9 @@
 #   make deps       install missing Debian packages (build, test and run)
 #   make run        build, start a throw-away etcd if none answers, run
 #   make demo       three daemons on a throw-away etcd, with a live view
-#   make check      build and run unit, integration and fault tests, against
-#                   the installed etcd (3.4) and against etcd 3.5
+#   make check      build and run unit, integration and fault tests, plain
+#                   and sanitized, a short smoke of every fuzz target, and the
+#                   tests against etcd 3.5 beside the installed 3.4
 #   make chaos      CHAOS_RUNS random fault schedules of CHAOS_SECONDS each
 #   make install    PREFIX=/usr/local SYSCONFDIR=/etc UNITDIR=/lib/systemd/system DESTDIR=
 #   make install-check  make install into temporary trees, checked
@@ -37,10 +38,12 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
-                etcd-client python3 python3-pytest faketime \
-                prometheus-node-exporter openssl debian-archive-keyring
+                etcd-client python3 python3-pytest faketime valgrind \
+                clang libclang-rt-dev prometheus-node-exporter openssl \
+                debian-archive-keyring
 
-.PHONY: all deps run demo check unit unit-asan integration faults chaos install clean bench fuzz \
+.PHONY: all deps run demo check unit unit-asan integration integration-asan faults chaos \
+        install clean bench fuzz fuzz-build fuzz-smoke \
         etcd-3.5 integration-etcd3.5 faults-etcd3.5 install-check FORCE
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
@@ -97,27 +100,77 @@ unit: $(UNIT_BINS)
 	@failed=""; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
-# Coverage-guided fuzzing of everything that parses outside input.
-# FUZZ_SECONDS per target; crashes land in build-fuzz/.
+# Coverage-guided fuzzing of everything that parses outside input: etcd's
+# answers, the watch stream's framing in random chunks, the state file and
+# the configuration (tests/fuzz/). The library is built once with clang in
+# build-fuzz/; crashes land there too. `make fuzz` runs each target for
+# FUZZ_SECONDS; `make fuzz-smoke` (part of make check) replays each
+# target's seeds and regression inputs, then fuzzes FUZZ_SMOKE_SECONDS.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_etcd fuzz_state
-fuzz:
-	mkdir -p build-fuzz
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_TARGETS := fuzz_etcd fuzz_state fuzz_config fuzz_ndjson
+FUZZ_BINS := $(FUZZ_TARGETS:%=build-fuzz/%)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN)
+
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link" \
+	    build-fuzz/libkm.a
+	$(MAKE) $(FUZZ_BINS)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libkm.a
+	clang -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+	    $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc $(PKG_CFLAGS) -o $@ $< \
+	    build-fuzz/libkm.a $(PKG_LIBS)
+
+# Each target's seeds, and the inputs of crashes it once found.
+fuzz_inputs = $$(ls -d tests/fuzz/seeds-$${t\#fuzz_} tests/fuzz/regressions-$${t\#fuzz_} 2>/dev/null)
+
+fuzz: fuzz-build
 	for t in $(FUZZ_TARGETS); do \
-	    clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
-	        $(PKG_CFLAGS) -o build-fuzz/$$t tests/fuzz/$$t.c src/etcdproto.c src/etcd_error.c src/util.c \
-	        src/log.c src/state.c $(PKG_LIBS) || exit 1; \
 	    mkdir -p build-fuzz/corpus-$$t; \
-	    seeds=tests/fuzz/seeds-$${t#fuzz_}; [ -d $$seeds ] || seeds=; \
-	    build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/ \
-	        build-fuzz/corpus-$$t $$seeds || exit 1; \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	    build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus-$$t $(fuzz_inputs) \
+	        < /dev/null || exit 1; \
+	done
+
+fuzz-smoke: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	    rm -rf build-fuzz/smoke-$$t && mkdir -p build-fuzz/smoke-$$t; \
+	    if ! LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	            build-fuzz/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) -timeout=10 -seed=1 \
+	            -print_final_stats=1 -artifact_prefix=build-fuzz/$$t- \
+	            build-fuzz/smoke-$$t $(fuzz_inputs) \
+	            > build-fuzz/$$t-smoke.log 2>&1 < /dev/null; then \
+	        tail -60 build-fuzz/$$t-smoke.log; echo "$$t: failed"; exit 1; \
+	    fi; \
+	    echo "$$t: $$(sed -n 's/^stat::number_of_executed_units: *//p' \
+	        build-fuzz/$$t-smoke.log) inputs in $(FUZZ_SMOKE_SECONDS) s, no crash"; \
 	done
 
 # The same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_LDFLAGS := -fsanitize=address,undefined
 unit-asan:
-	$(MAKE) BUILD=build-asan CC=$(CC) \
-	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" unit
+	$(MAKE) BUILD=build-asan CC=$(CC) CFLAGS="$(SAN_CFLAGS)" LDFLAGS="$(SAN_LDFLAGS)" unit
+
+# Integration tests against kingsmootd and kingsmootctl built like that, in
+# build-asan/. The sanitizers write each report to build-asan/sanitizer/;
+# any report fails the run, even when the test that caused it passed.
+# All but the harness's own tests (about 3.5 minutes).
+INTEGRATION_ASAN_TESTS ?= tests/integration --ignore=tests/integration/test_00_harness.py
+SAN_REPORTS := $(CURDIR)/build-asan/sanitizer
+integration-asan:
+	$(MAKE) BUILD=build-asan CC=$(CC) CFLAGS="$(SAN_CFLAGS)" LDFLAGS="$(SAN_LDFLAGS)" all
+	rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
+	@KM_SANITIZED=1 KINGSMOOTD=$(CURDIR)/build-asan/kingsmootd \
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(SAN_REPORTS)/asan \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_REPORTS)/ubsan \
+	    $(PYTHON) -m pytest -q $(INTEGRATION_ASAN_TESTS); rc=$$?; \
+	for f in $(SAN_REPORTS)/*; do [ -e "$$f" ] || continue; echo "== $$f"; cat "$$f"; rc=1; done; \
+	exit $$rc
 
 integration: all
 	KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q tests/integration
@@ -167,7 +220,9 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration
+	$(MAKE) integration-asan
 	$(MAKE) faults
+	$(MAKE) fuzz-smoke
 	$(MAKE) install-check
 	$(MAKE) integration-etcd3.5
 	$(MAKE) faults-etcd3.5

@@ -61,6 +61,16 @@ void candidacy_set_lease(struct candidacy *c, const char *prefix,
 	c->lease_id = lease_id;
 }
 
+void candidacy_adopt(struct candidacy *c, const char *prefix,
+    size_t prefix_len, int64_t lease_id, int64_t create_revision)
+{
+	candidacy_set_lease(c, prefix, prefix_len, lease_id);
+	c->create_revision = create_revision;
+	c->failures = 0;
+	log_info("campaigning as %s (create revision %" PRId64 ")", c->key,
+	    create_revision);
+}
+
 static void create_done(const struct etcd_result *res, void *ud)
 {
 	struct candidacy *c = ud;

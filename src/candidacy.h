@@ -53,6 +53,10 @@ void candidacy_init(struct candidacy *c, const char *node,
 void candidacy_set_lease(struct candidacy *c, const char *prefix,
     size_t prefix_len, int64_t lease_id);
 void candidacy_clear(struct candidacy *c);
+/* Our key is now the one of lease_id, made elsewhere at create_revision
+ * (a switchover's step back); forget the earlier one. */
+void candidacy_adopt(struct candidacy *c, const char *prefix,
+    size_t prefix_len, int64_t lease_id, int64_t create_revision);
 /* The next step: a lease, then our key; nothing while a request is out
  * or the back-off runs. -EIO: the request could not be sent, and the
  * back-off runs. */

@@ -87,6 +87,12 @@ static int take_value(struct config_draft *d, enum key_id k,
 		return 0;
 	case KEY_STRINGS:
 		return take_strings(d, k, s);
+	case KEY_BOOLEAN:
+		if (type != CONFIG_TYPE_BOOL)
+			return draft_fail_setting(d, s,
+			    "'%s' must be true or false", name);
+		v->integer = config_setting_get_bool(s) ? 1 : 0;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -217,6 +223,7 @@ static void build(struct config_draft *d, struct config *cfg)
 	cfg->hooks_timeout = v[K_HOOKS_TIMEOUT].seconds;
 	cfg->on_leader_failure =
 	    (enum km_leader_failure)keys_choice(d, K_ON_LEADER_FAILURE);
+	cfg->hooks_leader_change = v[K_HOOKS_LEADER_CHANGE].integer != 0;
 	/* The health defaults are kept even when disabled so that a
 	 * reader never sees zero intervals. */
 	cfg->health_enabled = v[K_HEALTH].setting != NULL;

@@ -52,6 +52,7 @@ struct config {
 	char *hooks_dir;
 	double hooks_timeout;
 	enum km_leader_failure on_leader_failure;
+	bool hooks_leader_change;       /* hooks for a follower's new leader */
 
 	bool health_enabled;
 	char *health_command[KM_MAX_HEALTH_ARGS + 1]; /* NULL-terminated */

@@ -49,6 +49,7 @@ enum key_id {
 	K_HOOKS_DIR,
 	K_HOOKS_TIMEOUT,
 	K_ON_LEADER_FAILURE,
+	K_HOOKS_LEADER_CHANGE,
 	K_HEALTH,
 	K_HEALTH_COMMAND,
 	K_HEALTH_INTERVAL,
@@ -64,6 +65,7 @@ enum key_type {
 	KEY_INTEGER,    /* integer literal only */
 	KEY_SECONDS,    /* integer or float literal */
 	KEY_STRINGS,    /* array or list of strings */
+	KEY_BOOLEAN,    /* true or false; held in key_value.integer as 1 or 0 */
 };
 
 /* What a string, or a list of strings, must look like beyond its range. */
@@ -85,7 +87,8 @@ struct config_key {
 
 	/* The default: text for a string, the one element for a list,
 	 * number for integers and seconds.  A key without one is either
-	 * required or given a default at load time (the host name). */
+	 * required or given a default at load time (the host name).  A
+	 * boolean's default is default_number, 1 or 0. */
 	const char *default_text;
 	double default_number;
 	bool has_default;

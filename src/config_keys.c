@@ -90,6 +90,8 @@ const struct config_key config_keys[K_COUNT] = {
 		KEY_STRING, NULL,
 		.default_text = "resign", .has_default = true,
 		.form = FORM_CHOICE, .choices = leader_failure_choices },
+	[K_HOOKS_LEADER_CHANGE] = { "hooks.leader_change", K_HOOKS,
+		KEY_BOOLEAN, NULL, .default_number = 1, .has_default = true },
 
 	[K_HEALTH] = { GROUP("health", K_ROOT) },
 	[K_HEALTH_COMMAND] = { "health.command", K_HEALTH, KEY_STRINGS, NULL,

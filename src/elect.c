@@ -10,6 +10,8 @@
  *   stepdown.c    the resign and stop sequence (pure state machine)
  *   liveness.c    the self-check that a candidate out of the election
  *                 has something under way that brings it back (pure)
+ *   handover.c    our part in a switchover: its request, and the step
+ *                 back behind its target (decided by switchover.c)
  *
  * After every event the role is decided afresh and published. Work that
  * an event asks of the step-down is posted and run once the current
@@ -24,6 +26,8 @@
 
 #include "candidacy.h"
 #include "decide.h"
+#include "demotion.h"
+#include "handover.h"
 #include "hook.h"
 #include "lease.h"
 #include "liveness.h"
@@ -46,6 +50,7 @@ static struct election_view view;
 static struct lease lease;
 static struct candidacy candidacy;
 static struct publisher publisher;
+static struct handover handover;
 
 /* Resignations of our own making (a failing leader hook or state file)
  * hold the next campaign back, longer each time in a row. */
@@ -54,22 +59,11 @@ static struct {
 	bool hold_off;                  /* the current resign waits first */
 } own_resigns;
 
-/* The step-down sequence and what it waits on. */
-static struct {
-	enum stepdown_phase phase;
-	unsigned pending;               /* 1 << STEPDOWN_EV_*, not yet run */
-	bool running;
-	int updating;                   /* depth of update() */
-	bool file_wait_logged;
-	struct loop_timer hooks_wait_timer, file_expiry_timer, stop_done_timer;
-	void (*stop_done)(void *ud);
-	void *stop_ud;
-} sd;
+static struct demotion demotion;        /* the step-down sequence */
 
 static void update(void);
 static void campaign_step(void);
 static void post(enum stepdown_event ev);
-static void run_posted(void);
 
 static bool is_candidate(void)
 {
@@ -90,8 +84,8 @@ static void decide_now(struct decision *d, bool leader_file_failed)
 		.view_revision = view.revision, .view_valid = view.valid,
 		.view_incomplete = !view.complete,
 		.candidate = is_candidate(),
-		.stepping_down = sd.phase != STEPDOWN_NONE,
-		.stopping = stepdown_stopping(sd.phase),
+		.stepping_down = demotion.phase != STEPDOWN_NONE,
+		.stopping = stepdown_stopping(demotion.phase),
 		.loss = loss,
 		.withdrawn = withdrawn,
 		.my_key = candidacy.key, .my_key_len = candidacy.key_len,
@@ -119,7 +113,6 @@ static int publish_decision(const struct decision *d)
  * collector serves the file as it is. */
 static void write_metrics(void)
 {
-	static bool failing;
 	uint64_t now = now_ms();
 	struct metrics_now m = {
 		.service = cfg->service, .node = cfg->node,
@@ -129,22 +122,13 @@ static void write_metrics(void)
 		    (double)(lease.deadline - now) / 1000.0 : 0.0,
 		.last_update = now_unix(),
 	};
-	int r;
 
-	if (cfg->metrics_file == NULL || cfg->metrics_file[0] == '\0')
-		return;
-	r = metrics_write(cfg->metrics_file, &m);
-	if (r < 0 && !failing)
-		log_warnx("cannot write metrics file %s: %s", cfg->metrics_file,
-		    strerror(-r));
-	else if (r == 0 && failing)
-		log_notice("metrics file %s written again", cfg->metrics_file);
-	failing = r < 0;
+	metrics_publish(cfg->metrics_file, &m);
 }
 
 static bool lease_is_ours_abandoned(int64_t id, void *ud)
 {
-	return lease_abandoned(&lease, id);
+	return lease_abandoned(&lease, id) || handover_owns_lease(&handover, id);
 }
 
 static void update(void)
@@ -152,12 +136,16 @@ static void update(void)
 	struct decision d;
 	unsigned long writes = publisher.writes;
 
-	if (cfg == NULL || sd.phase == STEPDOWN_STOPPED)
+	if (cfg == NULL || demotion.phase == STEPDOWN_STOPPED)
 		return;
-	sd.updating++;
+	demotion_hold(&demotion);
 	view_follow_endpoint(&view);
-	candidacy_warn_duplicates(&candidacy, view.keys, view.n_keys,
-	    lease_is_ours_abandoned, NULL);
+	handover_follow_endpoint(&handover);
+	/* A stop lets go of our key before etcd deletes it: that key is
+	 * still ours, not a twin's. */
+	if (!stepdown_stopping(demotion.phase))
+		candidacy_warn_duplicates(&candidacy, view.keys, view.n_keys,
+		    lease_is_ours_abandoned, NULL);
 	decide_now(&d, false);
 	if (publish_decision(&d) < 0) {
 		decide_now(&d, true);
@@ -168,7 +156,11 @@ static void update(void)
 		own_resigns.hold_off = true;
 		elect_resign(REASON_STATE_UNWRITABLE, "state file cannot be written");
 	}
-	if ((sd.phase == STEPDOWN_RESIGN_FILE || sd.phase == STEPDOWN_STOP_FILE) &&
+	/* A switchover asks the leader to resign once its target is next. */
+	if (handover_next(&handover, d.role, is_candidate() &&
+	    demotion.phase == STEPDOWN_NONE && !withdrawn) == SWITCHOVER_RESIGN)
+		elect_resign(REASON_RESIGNED, "switchover");
+	if ((demotion.phase == STEPDOWN_RESIGN_FILE || demotion.phase == STEPDOWN_STOP_FILE) &&
 	    publisher.file_leader_until == 0)
 		post(STEPDOWN_EV_FILE_CLEAR);
 	/* A withdrawn node has published all it will: it is ready. */
@@ -177,8 +169,7 @@ static void update(void)
 	if (publisher.writes != writes)
 		write_metrics();
 	/* What this update asked of the step-down runs once, after it. */
-	if (--sd.updating == 0)
-		run_posted();
+	demotion_release(&demotion);
 }
 
 /* ---- campaigning --------------------------------------------------------- */
@@ -193,7 +184,7 @@ static void campaign_failed(const char *what, const struct etcd_result *res)
 
 static void campaign_step(void)
 {
-	if (!is_candidate() || sd.phase != STEPDOWN_NONE || withdrawn)
+	if (!is_candidate() || demotion.phase != STEPDOWN_NONE || withdrawn)
 		return;
 	if (candidacy_campaign(&candidacy, &lease) < 0) {
 		loss = REASON_ETCD_UNREACHABLE;
@@ -206,7 +197,7 @@ static void campaign_step(void)
  * one we made. */
 static void check_my_key(const struct etcd_kv *kv)
 {
-	if (candidacy.create_revision == 0 || sd.phase != STEPDOWN_NONE ||
+	if (candidacy.create_revision == 0 || demotion.phase != STEPDOWN_NONE ||
 	    candidacy.create_call)
 		return;
 	switch (candidacy_check(&candidacy, kv)) {
@@ -239,12 +230,15 @@ static void on_changed(void *ud)
 
 static void on_view_event(const struct etcd_event *ev, void *ud)
 {
+	if (handover_view_event(&handover, ev))
+		return;
 	if (candidacy_event_is_ours(&candidacy, ev))
 		check_my_key(ev->type == ETCD_EVENT_DELETE ? NULL : &ev->kv);
 }
 
 static void on_view_synced(void *ud)
 {
+	handover_view_synced(&handover);
 	/* A lost watch may have missed what happened to our key. */
 	if (candidacy.create_revision && view.revision >= candidacy.create_revision)
 		check_my_key(view_find(&view, candidacy.key, candidacy.key_len));
@@ -271,7 +265,7 @@ static const struct view_events view_events = {
 static bool on_lease_wanted(void *ud)
 {
 	/* Stopping or withdrawn: a lease granted now is not wanted. */
-	return !stepdown_stopping(sd.phase) && !withdrawn;
+	return !stepdown_stopping(demotion.phase) && !withdrawn;
 }
 
 static void on_lease_granted(void *ud)
@@ -291,6 +285,7 @@ static void on_lease_dropped(enum km_reason reason, void *ud)
 {
 	if (reason != REASON_NONE)
 		loss = reason;
+	handover_abort(&handover);
 	candidacy_clear(&candidacy);
 	update();
 	campaign_step();
@@ -340,15 +335,57 @@ static void on_etcd_denied(const char *why, void *ud)
 		elect_resign(REASON_ETCD_UNREACHABLE, why);
 }
 
+static void on_handover_check_key(void *ud)
+{
+	on_view_synced(ud);
+	update();
+}
+
+static const struct handover_events handover_events = {
+	.changed = on_changed, .check_key = on_handover_check_key,
+};
+
 static const struct candidacy_events candidacy_events = {
 	.created = on_key_created, .create_failed = on_key_create_failed,
 	.lease_unusable = on_lease_unusable, .deleted = on_key_deleted,
 	.retry = on_retry,
 };
 
-/* ---- the step-down ------------------------------------------------------- */
+/* ---- the step-down's actions (demotion.c runs the sequence) ---------------- */
 
-static void finish_resign(const char *drop_why)
+static void post(enum stepdown_event ev)
+{
+	demotion_post(&demotion, ev);
+}
+
+static void demote(bool stopping, void *ud)
+{
+	handover_abort(&handover);
+	candidacy_hold_off(&candidacy, 0);
+	if (stopping)
+		candidacy_free(&candidacy);
+	update();
+}
+
+static void stepdown_facts(struct stepdown_facts *f, void *ud)
+{
+	f->file_claims_leader = publisher.file_leader_until > now_ms();
+	f->holds_key = candidacy.create_revision != 0;
+	f->holds_lease = lease.id != 0;
+	f->withdrawn = withdrawn != 0;
+}
+
+static uint64_t file_claims_until(void *ud)
+{
+	return publisher.file_leader_until;
+}
+
+static int delete_key(void *ud)
+{
+	return candidacy_delete(&candidacy);
+}
+
+static void resigned(const char *drop_why, void *ud)
 {
 	if (own_resigns.hold_off) {
 		/* A leader hook or state file that keeps failing must not make
@@ -367,126 +404,32 @@ static void on_lease_revoked(void *ud)
 	post(STEPDOWN_EV_REVOKED);
 }
 
-static void perform(enum stepdown_action action)
+static int revoke_lease(void *ud)
 {
-	switch (action) {
-	case STEPDOWN_DO_NOTHING:
-		break;
-	case STEPDOWN_DO_DEMOTE:
-		candidacy_hold_off(&candidacy, 0);
-		if (stepdown_stopping(sd.phase))
-			candidacy_free(&candidacy);
-		update();
-		if (!hooks_busy()) {
-			post(STEPDOWN_EV_HOOKS_DONE);
-			break;
-		}
-		/* Hooks bound themselves by hooks.timeout plus the 2 s SIGKILL
-		 * grace; this only says that they are late. */
-		loop_timer_arm_in(&sd.hooks_wait_timer,
-		    sec_to_ms(cfg->hooks_timeout) + 3000);
-		break;
-	case STEPDOWN_DO_WAIT_FILE:
-		/* If not_member could not be written, the file still names us
-		 * leader until its VALID_UNTIL: keep the key, and with it
-		 * everyone else out, until then. Every update retries. */
-		if (!sd.file_wait_logged)
-			log_warnx("state file still says leader; holding our key "
-			    "until its VALID_UNTIL passes");
-		sd.file_wait_logged = true;
-		loop_timer_arm_at(&sd.file_expiry_timer, publisher.file_leader_until);
-		break;
-	case STEPDOWN_DO_DELETE_KEY:
-		if (candidacy_delete(&candidacy) < 0)
-			post(STEPDOWN_EV_DELETE_FAILED);
-		break;
-	case STEPDOWN_DO_CAMPAIGN:
-		finish_resign(NULL);
-		break;
-	case STEPDOWN_DO_RENEW_CANDIDACY:
-		finish_resign("could not delete our key while resigning");
-		break;
-	case STEPDOWN_DO_LEAVE:
-		/* No candidacy while withdrawn: nothing to keep alive. */
-		finish_resign("withdrawn from the election");
-		break;
-	case STEPDOWN_DO_REVOKE_LEASE:
-		candidacy_free(&candidacy);
-		if (lease_revoke(&lease, on_lease_revoked) < 0)
-			post(STEPDOWN_EV_REVOKED);
-		break;
-	case STEPDOWN_DO_FINISH_STOP: {
-		struct publication stopped = { .role = ROLE_NOT_MEMBER,
-		    .leader = "", .reason = REASON_STOPPED };
-
-		/* The file says the hooks and the revoke are over, so that
-		 * --cleanup has nothing left to do. */
-		(void)publish(&publisher, &stopped);
-		write_metrics();
-		candidacy_free(&candidacy);
-		lease_free(&lease);
-		view_stop(&view);
-		/* The owner may tear the etcd client down: not from inside its
-		 * callback. */
-		loop_timer_arm_in(&sd.stop_done_timer, 0);
-		break;
-	}
-	}
+	candidacy_free(&candidacy);
+	return lease_revoke(&lease, on_lease_revoked);
 }
 
-/* Run posted events in order, each to completion; an event posted while
- * one runs, or during an update, waits for it. */
-static void run_posted(void)
+static void stop_finished(void *ud)
 {
-	if (sd.running)
-		return;
-	sd.running = true;
-	while (sd.pending) {
-		enum stepdown_event next = (enum stepdown_event)__builtin_ctz(sd.pending);
-		struct stepdown_facts facts = {
-			.file_claims_leader = publisher.file_leader_until > now_ms(),
-			.holds_key = candidacy.create_revision != 0,
-			.holds_lease = lease.id != 0,
-			.withdrawn = withdrawn != 0,
-		};
+	struct publication stopped = { .role = ROLE_NOT_MEMBER,
+	    .leader = "", .reason = REASON_STOPPED };
 
-		sd.pending &= ~(1u << next);
-		perform(stepdown_next(&sd.phase, next, &facts));
-	}
-	sd.running = false;
+	/* The file says the hooks and the revoke are over, so that --cleanup
+	 * has nothing left to do. */
+	(void)publish(&publisher, &stopped);
+	write_metrics();
+	candidacy_free(&candidacy);
+	lease_free(&lease);
+	view_stop(&view);
 }
 
-static void post(enum stepdown_event ev)
-{
-	if (ev == STEPDOWN_EV_HOOKS_DONE)
-		loop_timer_disarm(&sd.hooks_wait_timer);
-	if (ev == STEPDOWN_EV_FILE_CLEAR) {
-		loop_timer_disarm(&sd.file_expiry_timer);
-		sd.file_wait_logged = false;
-	}
-	sd.pending |= 1u << ev;
-	if (sd.updating == 0)
-		run_posted();
-}
-
-static void file_expired(void *ud)
-{
-	post(STEPDOWN_EV_FILE_CLEAR);
-}
-
-static void hooks_wait_expired(void *ud)
-{
-	/* Each hook is bounded by hooks.timeout, so the batch ends; going on
-	 * before it does would let the next leader overlap our demotion. */
-	log_warnx("not_member hooks still running after %.1f s; waiting for them",
-	    cfg->hooks_timeout + 3.0);
-}
-
-static void stop_done_fired(void *ud)
-{
-	if (sd.stop_done)
-		sd.stop_done(sd.stop_ud);
-}
+static const struct demotion_actions demotion_actions = {
+	.demote = demote, .facts = stepdown_facts,
+	.file_claims_until = file_claims_until, .delete_key = delete_key,
+	.resigned = resigned, .revoke_lease = revoke_lease,
+	.stop_finished = stop_finished,
+};
 
 /* ---- the liveness self-check --------------------------------------------- */
 
@@ -500,28 +443,26 @@ static void check_liveness(void)
 	struct candidacy_activity a = {
 		.candidate = cfg != NULL && is_candidate(),
 		.withdrawn = withdrawn != 0,
-		.stopping = stepdown_stopping(sd.phase),
+		.stopping = stepdown_stopping(demotion.phase),
 		.member = publisher.role == ROLE_LEADER ||
 		    publisher.role == ROLE_FOLLOWER,
-		.stepping_down = stepdown_resigning(sd.phase),
+		.stepping_down = stepdown_resigning(demotion.phase),
 		.holds_lease = lease.id != 0,
 		.holds_key = candidacy.create_revision != 0,
 		.request_in_flight = lease.grant_call || candidacy.create_call ||
-		    candidacy.delete_call,
+		    candidacy.delete_call || handover_busy(&handover),
 		.retry_armed = candidacy.retry_timer.armed,
-		.demotion_pending = hooks_busy() || sd.file_expiry_timer.armed,
+		.demotion_pending = hooks_busy() ||
+		    demotion_waiting_for_file(&demotion),
 	};
 
 	if (!candidacy_stalled(&a))
 		return;
 	log_err("candidacy stalled out of the election (step-down %s, lease %s, "
 	    "key %s, nothing in flight or scheduled): campaigning afresh",
-	    stepdown_phase_name(sd.phase), a.holds_lease ? "held" : "none",
+	    stepdown_phase_name(demotion.phase), a.holds_lease ? "held" : "none",
 	    a.holds_key ? "held" : "none");
-	loop_timer_disarm(&sd.hooks_wait_timer);
-	loop_timer_disarm(&sd.file_expiry_timer);
-	sd.phase = STEPDOWN_NONE;
-	sd.pending = 0;
+	demotion_reset(&demotion);
 	if (lease.id)
 		lease_drop(&lease, REASON_NONE, "restarting a stalled candidacy", true);
 	update();
@@ -532,7 +473,7 @@ static void check_liveness(void)
 
 void elect_hooks_done(enum km_role role, bool ok)
 {
-	if ((sd.phase == STEPDOWN_RESIGN_HOOKS || sd.phase == STEPDOWN_STOP_HOOKS) &&
+	if ((demotion.phase == STEPDOWN_RESIGN_HOOKS || demotion.phase == STEPDOWN_STOP_HOOKS) &&
 	    role == ROLE_NOT_MEMBER) {
 		post(STEPDOWN_EV_HOOKS_DONE);
 		return;
@@ -549,8 +490,8 @@ void elect_hooks_done(enum km_role role, bool ok)
 
 void elect_resign(enum km_reason reason, const char *why)
 {
-	if (cfg == NULL || sd.phase != STEPDOWN_NONE || !is_candidate() ||
-	    (sd.pending & (1u << STEPDOWN_EV_RESIGN)))
+	if (cfg == NULL || demotion.phase != STEPDOWN_NONE || !is_candidate() ||
+	    demotion_posted(&demotion, STEPDOWN_EV_RESIGN))
 		return;
 	log_notice("stepping down: %s", why);
 	loss = reason;
@@ -581,17 +522,15 @@ void elect_set_paused(bool paused)
 	set_withdrawn(WITHDRAW_PAUSED, paused, paused ? "paused" : "resumed");
 }
 
-void elect_set_healthy(bool healthy)
+void elect_set_check_passing(bool passing)
 {
-	set_withdrawn(WITHDRAW_UNHEALTHY, !healthy,
-	    healthy ? "health check passing" : "health check failing");
+	set_withdrawn(WITHDRAW_UNHEALTHY, !passing,
+	    passing ? "health check passing" : "health check failing");
 }
 
 void elect_stop(void (*done)(void *ud), void *ud)
 {
-	sd.stop_done = done;
-	sd.stop_ud = ud;
-	post(STEPDOWN_EV_STOP);
+	demotion_stop(&demotion, done, ud);
 }
 
 /* ---- session ------------------------------------------------------------- */
@@ -604,7 +543,6 @@ int elect_start(const struct config *c)
 	withdrawn = 0;
 	loss = REASON_STARTING;
 	memset(&own_resigns, 0, sizeof(own_resigns));
-	memset(&sd, 0, sizeof(sd));
 	election_prefix_len = plen + slen + 1;
 	election_prefix = xcalloc(election_prefix_len + 1, 1);
 	memcpy(election_prefix, c->prefix, plen);
@@ -619,9 +557,9 @@ int elect_start(const struct config *c)
 	lease_init(&lease, c, &lease_events, NULL);
 	candidacy_init(&candidacy, c->node, &candidacy_events, NULL);
 	publisher_init(&publisher, c);
-	loop_timer_init(&sd.hooks_wait_timer, hooks_wait_expired, NULL);
-	loop_timer_init(&sd.file_expiry_timer, file_expired, NULL);
-	loop_timer_init(&sd.stop_done_timer, stop_done_fired, NULL);
+	handover_init(&handover, c, &view, &lease, &candidacy, election_prefix,
+	    election_prefix_len, &handover_events, NULL);
+	demotion_init(&demotion, c->hooks_timeout, &demotion_actions, NULL);
 
 	if (is_candidate() && c->health_enabled)
 		withdrawn |= WITHDRAW_UNHEALTHY;
@@ -638,6 +576,8 @@ int elect_start(const struct config *c)
 	write_metrics();
 	etcd_set_denied_handler(on_etcd_denied, NULL);
 	view_start(&view);
+	if (is_candidate())
+		handover_start(&handover);
 	campaign_step();
 	loop_set_before_sleep(check_liveness);
 	return 0;
@@ -650,6 +590,7 @@ void elect_set_config(const struct config *next)
 
 	cfg = next;
 	lease.cfg = next;
+	demotion.hooks_timeout = next->hooks_timeout;
 	candidacy.node = next->node;
 	if (r < 0 && publisher.role == ROLE_LEADER) {
 		own_resigns.hold_off = true;
@@ -660,9 +601,8 @@ void elect_set_config(const struct config *next)
 void elect_free(void)
 {
 	loop_set_before_sleep(NULL);
-	loop_timer_disarm(&sd.hooks_wait_timer);
-	loop_timer_disarm(&sd.file_expiry_timer);
-	loop_timer_disarm(&sd.stop_done_timer);
+	demotion_free(&demotion);
+	handover_free(&handover);
 	view_free(&view);
 	lease_free(&lease);
 	candidacy_free(&candidacy);
@@ -672,7 +612,7 @@ void elect_free(void)
 	publisher.role = ROLE_NOT_MEMBER;
 }
 
-bool elect_healthy(void)
+bool elect_session_alive(void)
 {
 	if (cfg == NULL)
 		return false;

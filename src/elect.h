@@ -20,8 +20,8 @@ void elect_resign(enum km_reason reason, const char *why);
  * resumed. */
 void elect_set_paused(bool paused);
 /* The health check's verdict; a candidate with a health check starts
- * unhealthy until the first check passes. */
-void elect_set_healthy(bool healthy);
+ * withdrawn as unhealthy until the first check passes. */
+void elect_set_check_passing(bool passing);
 /*
  * Graceful end of the session: publish not_member, let its hooks finish,
  * then revoke the lease. done() runs once all of that is over; the
@@ -33,7 +33,10 @@ void elect_free(void);
 /* The hooks module finished the batch for role. */
 void elect_hooks_done(enum km_role role, bool ok);
 
-bool elect_healthy(void);
+/* Whether the session vouches for itself, for the watchdog: a candidate's
+ * lease deadline is ahead, or an observer's watch is up over a view that
+ * was read. */
+bool elect_session_alive(void);
 enum km_role elect_role(void);
 
 #endif

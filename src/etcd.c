@@ -368,7 +368,7 @@ static void call_finish(struct etcd_call *call, CURLcode rc)
 			return;
 		retry = etcd_error_retryable(&res.error);
 	} else {
-		body = json_loadb(call->resp ? call->resp : "", call->resp_len, 0, &jerr);
+		body = etcd_json_loadb(call->resp ? call->resp : "", call->resp_len, &jerr);
 		if (body == NULL) {
 			res.err = -EPROTO;
 			snprintf(res.error.message, sizeof(res.error.message),

@@ -45,7 +45,7 @@ void etcd_parse_error(long http_status, const char *body, size_t len,
 	err->http_status = http_status;
 	err->grpc_code = -1;
 	err->message[0] = '\0';
-	root = body && len ? json_loadb(body, len, 0, &jerr) : NULL;
+	root = body && len ? etcd_json_loadb(body, len, &jerr) : NULL;
 	if (root == NULL) {
 		text_error(http_status, body, len, err);
 		return;

@@ -107,7 +107,7 @@ static int judge(struct reply *r, json_t **answer, struct etcd_error *e)
 	*answer = NULL;
 	memset(e, 0, sizeof(*e));
 	if (r->status >= 200 && r->status <= 299) {
-		body = json_loadb(r->data ? r->data : "", r->len, 0, NULL);
+		body = etcd_json_loadb(r->data ? r->data : "", r->len, NULL);
 		if (body == NULL) {
 			snprintf(e->message, sizeof(e->message), "malformed answer");
 			return -EPROTO;

@@ -110,7 +110,7 @@ static int watch_line(const char *line, size_t len, void *ud)
 	json_t *root;
 	int r;
 
-	root = json_loadb(line, len, 0, &jerr);
+	root = etcd_json_loadb(line, len, &jerr);
 	if (root == NULL) {
 		w->parse_error = -EPROTO;
 		snprintf(w->stream_error, sizeof(w->stream_error),

@@ -12,6 +12,38 @@
 
 #include "util.h"
 
+json_t *etcd_json_loadb(const char *text, size_t len, json_error_t *err)
+{
+	json_error_t unused;
+	size_t values = 1;
+	bool in_string = false;
+
+	if (err == NULL)
+		err = &unused;
+	/* Every value but the first, and every member name, follows one of
+	 * , : [ { outside a string. */
+	for (size_t i = 0; i < len; i++) {
+		if (in_string) {
+			if (text[i] == '\\')
+				i++;
+			else if (text[i] == '"')
+				in_string = false;
+		} else if (text[i] == '"') {
+			in_string = true;
+		} else if (text[i] == ',' || text[i] == ':' || text[i] == '[' ||
+		    text[i] == '{') {
+			values++;
+		}
+	}
+	if (values > ETCD_MAX_JSON_VALUES) {
+		memset(err, 0, sizeof(*err));
+		snprintf(err->text, sizeof(err->text), "more than %u JSON values",
+		    ETCD_MAX_JSON_VALUES);
+		return NULL;
+	}
+	return json_loadb(text, len, 0, err);
+}
+
 int etcd_json_int64(json_t *obj, const char *field, int64_t *out)
 {
 	json_t *v = json_is_object(obj) ? json_object_get(obj, field) : NULL;

@@ -21,6 +21,10 @@
 #define ETCD_MAX_TOKEN 4096
 /* Candidates we track under one election prefix. */
 #define ETCD_MAX_KVS 4096
+/* jansson spends some 150 bytes on each JSON value, so a 4 MiB answer of
+ * "[]," would take 200 MiB. The largest real answer, ETCD_MAX_KVS keys of
+ * 13 values and names each, stays under this. */
+#define ETCD_MAX_JSON_VALUES (16u * ETCD_MAX_KVS)
 
 struct etcd_kv {
 	char *key;              /* decoded bytes, NUL-terminated */
@@ -49,6 +53,10 @@ struct etcd_watch_msg {
 	struct etcd_event *events;
 	size_t n_events;
 };
+
+/* json_loadb() for text from etcd: NULL, with err->text saying so, when
+ * the text holds more than ETCD_MAX_JSON_VALUES values and member names. */
+json_t *etcd_json_loadb(const char *text, size_t len, json_error_t *err);
 
 /* Field helpers: int64 given as string or number; absent -> 0. */
 int etcd_json_int64(json_t *obj, const char *field, int64_t *out);

@@ -197,7 +197,7 @@ void health_configure(const struct config *cfg)
 	}
 }
 
-bool health_healthy(void)
+bool health_passing(void)
 {
 	return H.known && H.healthy;
 }

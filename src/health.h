@@ -16,7 +16,7 @@ void health_init(health_changed_cb cb, void *ud);
 /* Start, restart or stop checking to match cfg (cfg must outlive it). */
 void health_configure(const struct config *cfg);
 /* Unknown (no check has finished yet) counts as unhealthy. */
-bool health_healthy(void);
+bool health_passing(void);
 /* Kill a running check; used at exit. */
 void health_stop(void);
 bool health_busy(void);

@@ -4,6 +4,7 @@
  * pause, resume).
  *
  * "exec" lives in ctl_exec.c.
+ * "switchover" lives in ctl_switchover.c.
  *
  * It reads the daemon's own configuration file, so both agree on the state
  * file, service and etcd endpoints. Only "leader" talks to etcd, through
@@ -29,6 +30,7 @@
 #include "config.h"
 #include "ctl_exec.h"
 #include "ctl_stale.h"
+#include "ctl_switchover.h"
 #include "decide.h"
 #include "etcd_sync.h"
 #include "etcdproto.h"
@@ -46,7 +48,8 @@ static void usage(FILE *out)
 	fprintf(out,
 	    "usage: kingsmootctl [-c FILE] [-S STATE_FILE] COMMAND\n"
 	    "commands: status, is-leader, leader, watch, resign, pause, resume,\n"
-	    "          exec [--] CMD [ARG...]\n");
+	    "          exec [--] CMD [ARG...]\n"
+	    "          switchover [--timeout S] [NODE]\n");
 }
 
 static const char *encoded(const char *value)
@@ -308,6 +311,11 @@ int main(int argc, char *argv[])
 	/* exec takes the rest of the line (ctl_exec.c). */
 	if (optind < argc && strcmp(argv[optind], "exec") == 0)
 		return ctl_exec(&ov, argc - optind - 1, argv + optind + 1);
+	/* switchover takes its own arguments (ctl_switchover.c). */
+	if (optind < argc && strcmp(argv[optind], "switchover") == 0) {
+		log_init(0);
+		return ctl_switchover(&ov, argc - optind - 1, argv + optind + 1);
+	}
 	if (optind + 1 != argc) {
 		usage(stderr);
 		return EXIT_USAGE;

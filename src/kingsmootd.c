@@ -76,7 +76,7 @@ static void hooks_finished(enum km_role role, bool ok, void *ud)
 
 static void health_changed(bool healthy, void *ud)
 {
-	elect_set_healthy(healthy);
+	elect_set_check_passing(healthy);
 }
 
 static void stopped(void *ud)
@@ -103,8 +103,8 @@ static void session_restart(void *ud)
 	}
 	elect_start(config);
 	health_configure(config);
-	if (health_healthy())
-		elect_set_healthy(true);
+	if (health_passing())
+		elect_set_check_passing(true);
 	notify_reloaded();
 }
 
@@ -137,7 +137,7 @@ static void reload(void)
 	elect_set_config(next);
 	health_configure(next);
 	if (!next->health_enabled)
-		elect_set_healthy(true);
+		elect_set_check_passing(true);
 	elect_set_paused(state_paused(next->state_file));
 	etcd_reconfigure(next);
 	hooks_configure(next->hooks_dir, next->hooks_timeout);
@@ -182,10 +182,11 @@ static void signal_ready(int fd, short revents, void *ud)
 	}
 }
 
-static int setup_signals(sigset_t *mask)
+/* Blocked before the first state write: from the moment the file names
+ * our PID, kingsmootctl may signal us, and the default action of SIGUSR1
+ * or SIGHUP would kill us. They wait for the signalfd. */
+static int block_signals(sigset_t *mask)
 {
-	int fd;
-
 	sigemptyset(mask);
 	sigaddset(mask, SIGTERM);
 	sigaddset(mask, SIGINT);
@@ -194,10 +195,14 @@ static int setup_signals(sigset_t *mask)
 	if (sigprocmask(SIG_BLOCK, mask, NULL) < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
-	fd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	return fd;
+	return 0;
+}
+
+static int open_signalfd(const sigset_t *mask)
+{
+	int fd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	return fd < 0 ? -errno : fd;
 }
 
 static void cleanup_hooks_done(enum km_role role, bool ok, void *ud)
@@ -285,7 +290,7 @@ int main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	bool check_only = false, cleanup = false;
-	int verbosity = 0, ch, sigfd;
+	int verbosity = 0, ch, sigfd, r;
 	char err[1024];
 	sigset_t mask;
 	uint64_t until;
@@ -334,10 +339,13 @@ int main(int argc, char *argv[])
 	if (cleanup)
 		return run_cleanup(config);
 
+	r = block_signals(&mask);
+	if (r < 0)
+		fatal(1, "cannot block signals: %s", strerror(-r));
 	/* Before anything can fail or block: a stale leader file must go. */
 	write_not_member(config, getpid(), REASON_STARTING);
 
-	sigfd = setup_signals(&mask);
+	sigfd = open_signalfd(&mask);
 	if (sigfd < 0)
 		fatal(1, "cannot set up signals: %s", strerror(-sigfd));
 	if (etcd_init(config) < 0)
@@ -346,7 +354,7 @@ int main(int argc, char *argv[])
 		fatal(1, "cannot set up hooks");
 	hooks_configure(config->hooks_dir, config->hooks_timeout);
 	loop_add_fd(sigfd, POLLIN, signal_ready, NULL);
-	notify_init(elect_healthy);
+	notify_init(elect_session_alive);
 	health_init(health_changed, NULL);
 	elect_start(config);
 	health_configure(config);

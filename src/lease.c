@@ -114,6 +114,32 @@ static void arm_renewal(struct lease *l, uint64_t sent, int64_t ttl)
 	loop_timer_arm_at(&l->keepalive_timer, sent + ttl_ms / 3);
 }
 
+void lease_replace(struct lease *l, int64_t id, int64_t ttl,
+    uint64_t granted_sent)
+{
+	int64_t old = l->id;
+
+	stop_renewing(l);
+	/* It holds nothing now, but etcd would keep it for a TTL. */
+	if (old != 0) {
+		remember_abandoned(l, old, true);
+		revoke_abandoned(l);
+	}
+	l->id = id;
+	l->ttl_clamp_logged = false;
+	log_info("lease %" PRIx64 " replaces lease %" PRIx64, (uint64_t)id,
+	    (uint64_t)old);
+	arm_renewal(l, granted_sent, ttl);
+}
+
+void lease_abandon(struct lease *l, int64_t id)
+{
+	if (id == 0 || id == l->id)
+		return;
+	remember_abandoned(l, id, true);
+	revoke_abandoned(l);
+}
+
 static void deadline_passed(void *ud)
 {
 	lease_drop(ud, REASON_ETCD_UNREACHABLE,

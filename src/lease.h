@@ -64,6 +64,17 @@ void lease_drop(struct lease *l, enum km_reason reason, const char *why,
 /* Stop renewing and revoke, for a clean exit. revoked() runs from the
  * loop once etcd answered or failed; -EIO if nothing could be sent. */
 int lease_revoke(struct lease *l, void (*revoked)(void *ud));
+/*
+ * Our key now hangs on lease id, granted with ttl by a request sent at
+ * granted_sent, instead of on the current lease (a switchover's step
+ * back): renew id from now on, with the deadline counted from its grant,
+ * and revoke the old one. Nothing is dropped: no dropped() event.
+ */
+void lease_replace(struct lease *l, int64_t id, int64_t ttl,
+    uint64_t granted_sent);
+/* Another lease of ours that holds nothing we want: revoke it, now or
+ * once etcd answers again. */
+void lease_abandon(struct lease *l, int64_t id);
 /* A lease of ours that we gave up (its key is no other daemon's). */
 bool lease_abandoned(const struct lease *l, int64_t id);
 bool lease_valid(const struct lease *l, uint64_t now);

@@ -14,7 +14,10 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "log.h"
+
 struct metrics_counts metrics;
+static bool write_failing;
 
 static const double rtt_bounds[METRICS_RTT_BUCKETS] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -224,4 +227,18 @@ int metrics_write(const char *path, const struct metrics_now *now)
 	if (r < 0)
 		unlink(tmp);
 	return r;
+}
+
+void metrics_publish(const char *path, const struct metrics_now *now)
+{
+	int r;
+
+	if (path == NULL || path[0] == '\0')
+		return;
+	r = metrics_write(path, now);
+	if (r < 0 && !write_failing)
+		log_warnx("cannot write metrics file %s: %s", path, strerror(-r));
+	else if (r == 0 && write_failing)
+		log_notice("metrics file %s written again", path);
+	write_failing = r < 0;
 }

@@ -64,5 +64,8 @@ int metrics_render(const struct metrics_counts *c, const struct metrics_now *now
     char *buf, size_t len);
 /* Write path atomically (temp file, rename); 0 or -errno. */
 int metrics_write(const char *path, const struct metrics_now *now);
+/* The same for the daemon: nothing when path is empty, and one log line
+ * when writing starts failing and one when it works again. */
+void metrics_publish(const char *path, const struct metrics_now *now);
 
 #endif

@@ -108,6 +108,32 @@ static int write_state(struct publisher *p, const struct publication *next,
 	return 0;
 }
 
+/* The hooks for the role just published, called as HOOK ROLE PREVIOUS. */
+static void run_hooks(const struct publisher *p, enum km_role previous)
+{
+	struct hook_env env = {
+		.role = p->role, .previous_role = previous,
+		.service = p->cfg->service, .node = p->cfg->node,
+		.leader = p->leader, .term = p->term,
+		.state_file = p->cfg->state_file,
+		.reason = reason_name(p->reason),
+	};
+
+	hooks_transition(&env);
+}
+
+/*
+ * A follower or observer whose leader or term changed runs its hooks
+ * again, as "follower follower" ("observer observer"), so that a replica
+ * learns whom to follow without polling (DESIGN 3). A leader's term only
+ * changes with its role, and a not_member acts on nothing.
+ */
+static bool hooks_for_new_leader(const struct publisher *p)
+{
+	return p->cfg->hooks_leader_change &&
+	    (p->role == ROLE_FOLLOWER || p->role == ROLE_OBSERVER);
+}
+
 int publish(struct publisher *p, const struct publication *next)
 {
 	bool role_changed = next->role != p->role;
@@ -142,26 +168,21 @@ int publish(struct publisher *p, const struct publication *next)
 	    sizeof(p->leader_shown)) < 0)
 		snprintf(p->leader_shown, sizeof(p->leader_shown), "?");
 	if (role_changed) {
-		struct hook_env env = {
-			.role = p->role, .previous_role = previous,
-			.service = p->cfg->service, .node = p->cfg->node,
-			.leader = p->leader, .term = p->term,
-			.state_file = p->cfg->state_file,
-			.reason = reason_name(p->reason),
-		};
 		/* A non-leader role is taken even when the file could not say
 		 * so (the write is retried); the log must not pretend. */
 		metrics.transitions[p->role]++;
 		log_info("role %s -> %s (leader '%s', term %" PRId64 ")%s",
 		    role_name(previous), role_name(p->role), p->leader_shown, p->term,
 		    r < 0 ? " [state file not written]" : "");
-		hooks_transition(&env);
+		run_hooks(p, previous);
 	} else if (next->term != previous_term ||
 	    strcmp(p->leader, previous_leader) != 0) {
 		/* News to a follower or observer; a not_member acts on nothing. */
 		(p->role == ROLE_NOT_MEMBER ? log_debug : log_info)(
 		    "leader of %s is now '%s' (term %" PRId64 ")",
 		    p->cfg->service, p->leader_shown, p->term);
+		if (hooks_for_new_leader(p))
+			run_hooks(p, p->role);
 	}
 	publisher_announce(p);
 	return 0;

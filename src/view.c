@@ -1,6 +1,6 @@
 /*
- * view.c - the view of one election (see view.h): the range, the watch,
- * and the re-sync after a watch is lost.
+ * view.c - the view of one election, or of one key (see view.h): the
+ * range, the watch, and the re-sync after a watch is lost.
  */
 #include "view.h"
 
@@ -42,6 +42,26 @@ static void delete_key(struct election_view *v, const char *key, size_t len)
 		return;
 	etcd_kv_clear(kv);
 	*kv = v->keys[--v->n_keys];
+}
+
+static void cut(char **text, size_t *len, size_t max)
+{
+	char *shorter;
+
+	if (*len <= max)
+		return;
+	shorter = realloc(*text, max + 1);
+	if (shorter)
+		*text = shorter;
+	(*text)[max] = '\0';
+	*len = max;
+}
+
+/* Memory stays bounded whatever the outside writes. */
+static void bound_kv(struct etcd_kv *kv)
+{
+	cut(&kv->key, &kv->key_len, VIEW_KEY_MAX);
+	cut(&kv->value, &kv->value_len, VIEW_VALUE_MAX);
 }
 
 /* Takes ownership of kv's buffers. */
@@ -87,12 +107,12 @@ static void stale_fired(void *ud)
 	struct election_view *v = ud;
 
 	if (v->owed_revision)
-		log_info("election watch has not shown revision %" PRId64 " %.1f s "
-		    "after etcd reported it; reading the election again",
-		    v->owed_revision, (double)v->stale_after_ms / 1000.0);
+		log_info("%s watch has not shown revision %" PRId64 " %.1f s "
+		    "after etcd reported it; reading the %s again", v->what,
+		    v->owed_revision, (double)v->stale_after_ms / 1000.0, v->what);
 	else
-		log_debug("election watch silent for %.1f s; reading the election "
-		    "again", (double)v->stale_after_ms / 1000.0);
+		log_debug("%s watch silent for %.1f s; reading the %s again",
+		    v->what, (double)v->stale_after_ms / 1000.0, v->what);
 	etcd_watch_stop(v->watch);
 	v->watch = NULL;
 	v->owed_revision = 0;
@@ -146,13 +166,35 @@ static void resync_after_watch_loss(struct election_view *v)
 	sync_start(v);
 }
 
+/* In one-key mode the range and the watch cover every key that starts
+ * with the key's name: only the key itself counts. */
+static bool counted(const struct election_view *v, const struct etcd_kv *kv)
+{
+	return !v->one_key || (kv->key_len == v->prefix_len &&
+	    memcmp(kv->key, v->prefix, v->prefix_len) == 0);
+}
+
+static void keep_counted(const struct election_view *v, struct etcd_kv *kvs,
+    size_t *n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		if (counted(v, &kvs[i]))
+			kvs[kept++] = kvs[i];
+		else
+			etcd_kv_clear(&kvs[i]);
+	}
+	*n = kept;
+}
+
 static void watch_message(const struct etcd_watch_msg *msg, void *ud)
 {
 	struct election_view *v = ud;
 
 	if (msg->canceled) {
-		log_warnx("election watch cancelled%s%s (compact revision %" PRId64 ")",
-		    msg->cancel_reason[0] ? ": " : "", msg->cancel_reason,
+		log_warnx("%s watch cancelled%s%s (compact revision %" PRId64 ")",
+		    v->what, msg->cancel_reason[0] ? ": " : "", msg->cancel_reason,
 		    msg->compact_revision);
 		etcd_watch_stop(v->watch);
 		v->watch = NULL;
@@ -164,17 +206,24 @@ static void watch_message(const struct etcd_watch_msg *msg, void *ud)
 		const struct etcd_event *ev = &msg->events[i];
 		struct etcd_kv kv;
 
+		if (!counted(v, &ev->kv))
+			continue;
 		v->events->event(ev, v->ud);
 		if (ev->type == ETCD_EVENT_DELETE) {
-			delete_key(v, ev->kv.key, ev->kv.key_len);
+			delete_key(v, ev->kv.key, ev->kv.key_len < VIEW_KEY_MAX ?
+			    ev->kv.key_len : VIEW_KEY_MAX);
 			continue;
 		}
-		/* Keys and values may hold NUL bytes: copy them whole. */
+		/* Keys and values may hold NUL bytes: copy them whole, up to
+		 * what the view keeps. */
 		kv = ev->kv;
-		kv.key = xcalloc(ev->kv.key_len + 1, 1);
-		memcpy(kv.key, ev->kv.key, ev->kv.key_len);
-		kv.value = xcalloc(ev->kv.value_len + 1, 1);
-		memcpy(kv.value, ev->kv.value, ev->kv.value_len);
+		kv.key_len = ev->kv.key_len < VIEW_KEY_MAX ? ev->kv.key_len : VIEW_KEY_MAX;
+		kv.key = xcalloc(kv.key_len + 1, 1);
+		memcpy(kv.key, ev->kv.key, kv.key_len);
+		kv.value_len = ev->kv.value_len < VIEW_VALUE_MAX ?
+		    ev->kv.value_len : VIEW_VALUE_MAX;
+		kv.value = xcalloc(kv.value_len + 1, 1);
+		memcpy(kv.value, ev->kv.value, kv.value_len);
 		put_key(v, &kv);
 	}
 	if (msg->revision > v->revision)
@@ -196,7 +245,7 @@ static void watch_ended(int err, const char *why, void *ud)
 
 	v->watch = NULL;
 	loop_timer_disarm(&v->stale_timer);
-	log_warnx("election watch ended: %s", why);
+	log_warnx("%s watch ended: %s", v->what, why);
 	resync_after_watch_loss(v);
 }
 
@@ -214,8 +263,8 @@ static void range_done(const struct etcd_result *res, void *ud)
 	if (r < 0) {
 		uint64_t delay = backoff_ms(v->sync_failures++);
 
-		log_warnx("reading election %s failed (%s): %s; retrying in %" PRIu64 " ms",
-		    v->prefix, res->endpoint,
+		log_warnx("reading %s %s failed (%s): %s; retrying in %" PRIu64 " ms",
+		    v->what, v->prefix, res->endpoint,
 		    res->err ? res->error.message :
 		    r == -E2BIG ? "too many candidates" : "malformed answer", delay);
 		/* Only an observer has nothing else vouching for its view. */
@@ -227,12 +276,15 @@ static void range_done(const struct etcd_result *res, void *ud)
 		v->events->changed(v->ud);
 		return;
 	}
+	keep_counted(v, kvs, &n);
+	for (size_t i = 0; i < n; i++)
+		bound_kv(&kvs[i]);
 	if (v->resync_for_staleness) {
 		size_t missed = changes_missed(v->keys, v->n_keys, kvs, n);
 
 		if (missed)
-			log_warnx("the election watch had fallen behind: %zu change%s "
-			    "it never showed", missed, missed == 1 ? "" : "s");
+			log_warnx("the %s watch had fallen behind: %zu change%s "
+			    "it never showed", v->what, missed, missed == 1 ? "" : "s");
 		v->resync_for_staleness = false;
 	}
 	clear_keys(v);
@@ -278,8 +330,17 @@ void view_init(struct election_view *v, const char *prefix, size_t prefix_len,
 	v->events = events;
 	v->ud = ud;
 	v->complete = true;
+	v->what = "election";
 	loop_timer_init(&v->sync_timer, sync_timer_fired, v);
 	loop_timer_init(&v->stale_timer, stale_fired, v);
+}
+
+void view_init_key(struct election_view *v, const char *key, size_t key_len,
+    const char *what, const struct view_events *events, void *ud)
+{
+	view_init(v, key, key_len, events, ud);
+	v->one_key = true;
+	v->what = what;
 }
 
 void view_start(struct election_view *v)

@@ -8,6 +8,10 @@
  * (a keepalive answer), or, with nothing else to compare, it has been
  * silent that long. The view reports to its owner through view_events,
  * from the event loop.
+ *
+ * A view can also follow one key instead of a prefix (view_init_key):
+ * the range and the watch are those of the prefix that is the key's name,
+ * and any longer key they show, another election's, is left out.
  */
 #ifndef KM_VIEW_H
 #define KM_VIEW_H
@@ -18,6 +22,14 @@
 
 #include "etcd.h"
 #include "loop.h"
+
+/* What the view keeps of a candidate: any etcd client can write keys and
+ * values of a megabyte under the prefix, and 4096 of them. A longer key
+ * is cut (it still counts, in its place in the queue; ties within one txn
+ * are then broken by the first bytes only), a longer value too (hooks get
+ * at most HOOK_MAX_VALUE bytes of it, the state file less). */
+#define VIEW_KEY_MAX 1024
+#define VIEW_VALUE_MAX 4096
 
 struct view_events {
 	/* One watched event, before the view applies it. */
@@ -31,8 +43,11 @@ struct view_events {
 };
 
 struct election_view {
-	const char *prefix;             /* "<prefix><service>/", borrowed */
+	const char *prefix;             /* "<prefix><service>/", borrowed;
+	                                 * in one-key mode the key */
 	size_t prefix_len;
+	bool one_key;
+	const char *what;               /* for the log: "election" */
 	struct etcd_kv *keys;
 	size_t n_keys;
 	int64_t revision;               /* complete up to here */
@@ -62,6 +77,9 @@ struct election_view {
 
 void view_init(struct election_view *v, const char *prefix, size_t prefix_len,
     const struct view_events *events, void *ud);
+/* The view of one key: what names it in the log ("switchover request"). */
+void view_init_key(struct election_view *v, const char *key, size_t key_len,
+    const char *what, const struct view_events *events, void *ud);
 /* Read the election and watch it from then on. */
 void view_start(struct election_view *v);
 /* Unary calls moved to another member: follow with the watch, so that a

@@ -22,6 +22,9 @@ then on, on existing connections as well as new ones):
 
 A test may also set `rewrite`, a function that edits each chunk in
 flight without changing its length (tampering on an unencrypted link).
+With one_request_per_connection set, the proxy adds "Connection: close"
+to the first request on each connection, so etcd closes it after its
+answer and the client must connect again for the next request.
 
 heal() returns to `pass` and resets every connection that lost bytes,
 since the byte stream on it is broken. reset() resets every connection
@@ -59,6 +62,7 @@ class _Conn:
         self.sw = None               # etcd-side writer
         self.damaged = False
         self.frozen = False          # blackholed on its own (freeze_existing)
+        self.asked_to_close = False
         self.tasks = []
         self.closed = False
 
@@ -87,6 +91,7 @@ class TcpProxy:
         self.events = []             # (time.time(), text): mode changes etc.
         self.trace = None            # a list to record every chunk in, if set
         self.rewrite = None          # (direction, bytes) -> bytes of one length
+        self.one_request_per_connection = False
         self._loop = None
         self._server = None
         self._thread = None
@@ -245,6 +250,11 @@ class TcpProxy:
                     return
                 self.stats[f"{direction}_dropped"] += len(data)
                 continue
+            if (direction == "c2s" and self.one_request_per_connection
+                    and not conn.asked_to_close and b"\r\n\r\n" in data):
+                end = data.index(b"\r\n\r\n")
+                data = data[:end] + b"\r\nConnection: close" + data[end:]
+                conn.asked_to_close = True
             # A FIN travels like data: after what was sent before it.
             await queue.put((loop.time() + lag, data or None))
             if not data:

@@ -12,7 +12,7 @@
 
 static int count_line(const char *line, size_t len, void *ud)
 {
-	json_t *root = json_loadb(line, len, 0, NULL);
+	json_t *root = etcd_json_loadb(line, len, NULL);
 	struct etcd_watch_msg msg;
 
 	(*(size_t *)ud)++;
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ndjson_finish(&nd, count_line, &lines);
 	ndjson_free(&nd);
 
-	root = json_loadb((const char *)data, size, 0, NULL);
+	root = etcd_json_loadb((const char *)data, size, NULL);
 	if (root == NULL)
 		return 0;
 	switch (which % 5) {

@@ -741,6 +741,52 @@ class Node:
         return f"<Node {self.name}>"
 
 
+def rss_kib(pid):
+    """VmRSS of pid in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise ValueError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time pid has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def fd_targets(pid):
+    """{fd number: readlink target} of pid."""
+    out = {}
+    base = f"/proc/{pid}/fd"
+    for name in os.listdir(base):
+        try:
+            out[int(name)] = os.readlink(f"{base}/{name}")
+        except OSError:
+            pass
+    return out
+
+
+def child_processes(pid):
+    """[(pid, state, comm)] of every process whose parent is pid, zombies too."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1:text.rindex(")")]
+        state, ppid = text.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid:
+            out.append((int(entry), state, comm))
+    return out
+
+
 def daemon_env():
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("NOTIFY_SOCKET", "WATCHDOG_", "LISTEN_"))}

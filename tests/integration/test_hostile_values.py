@@ -59,3 +59,16 @@ def test_an_election_too_large_to_hold_decides_nothing_then_recovers(km, etcd):
     delete_fillers(etcd.url)
     km.wait_for(lambda: a.role() == "leader", 15,
                 "node-a leads again once the election fits")
+
+
+def test_huge_foreign_values_do_not_grow_the_daemon(km, etcd):
+    from kmtest import rss_kib
+    a = km.node("node-a", etcd).start()
+    km.wait_for(lambda: a.role() == "leader", 10, "node-a leads")
+    base = f"{PREFIX}{SERVICE}/zz-huge-"
+    big = "v" * (1000 * 1000)
+    for i in range(40):     # 40 MB of values behind the leader, one put each
+        etcd_post(etcd.url, "/v3/kv/put", {"key": b64(f"{base}{i:02d}"), "value": b64(big)},
+                  timeout=10)
+    km.hold(3.0, lambda: rss_kib(a.pid) < 32 * 1024 and a.role() == "leader",
+            "node-a keeps leading under 32 MiB with 40 MB of foreign values queued")

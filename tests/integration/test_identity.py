@@ -43,3 +43,11 @@ def test_node_that_cannot_publish_does_not_lead(km, etcd):
             "node-good keeps leading; node-bad never takes the head of the queue")
     print(f"node-bad: running={bad.running()} rc={bad.proc.poll()}")
     assert not os.path.exists(blocker / "state")
+
+
+def test_a_stopping_node_does_not_call_its_own_key_a_twin(km, etcd):
+    a = km.node("node-a", etcd).start()
+    km.wait_for(lambda: a.role() == "leader", 10, "node-a leads")
+    assert a.stop() == 0
+    assert "already uses node id" not in a.log(), \
+        "the duplicate-identity warning fired for our own key while stopping"

@@ -46,7 +46,7 @@ static void test_full_file(void **state)
 	    "lease: { ttl = 30L; margin = 3; };\n"
 	    "state_file = \"/run/kingsmoot/db.state\";\n"
 	    "hooks: { dir = \"/srv/hooks\"; timeout = 20; "
-	    "on_leader_failure = \"ignore\"; };\n"
+	    "on_leader_failure = \"ignore\"; leader_change = false; };\n"
 	    "health: {\n"
 	    "  command = [\"/usr/bin/check\", \"-q\", \"\"];\n"
 	    "  interval = 7.5; timeout = 7.5; fall = 100; rise = 1L;\n"
@@ -73,6 +73,7 @@ static void test_full_file(void **state)
 	assert_string_equal(cfg.hooks_dir, "/srv/hooks");
 	assert_true(cfg.hooks_timeout == 20.0);
 	assert_int_equal(cfg.on_leader_failure, LEADER_FAILURE_IGNORE);
+	assert_false(cfg.hooks_leader_change);
 	assert_true(cfg.health_enabled);
 	assert_string_equal(cfg.health_command[0], "/usr/bin/check");
 	assert_string_equal(cfg.health_command[1], "-q");
@@ -286,6 +287,7 @@ static void test_session_changed(void **state)
 	b.margin = 1.0;
 	b.hooks_timeout = 1.0;
 	b.on_leader_failure = LEADER_FAILURE_IGNORE;
+	b.hooks_leader_change = false;
 	b.health_enabled = true;
 	replace(&b.state_file, "/other");
 	replace(&b.hooks_dir, "/other");

@@ -106,6 +106,10 @@ static void test_every_default_within_its_range(void **state)
 			assert_non_null(key->default_text);
 			assert_true(1 >= key->min && 1 <= key->max);
 			break;
+		case KEY_BOOLEAN:
+			assert_true(n == 0 || n == 1);
+			assert_false(ranged(key));
+			break;
 		case KEY_GROUP:
 			break;
 		}
@@ -132,7 +136,7 @@ static void test_defaults_applied_by_the_loop(void **state)
 		} else if (key->type == KEY_STRINGS) {
 			assert_int_equal(v->n_items, 1);
 			assert_ptr_equal(v->item[0], key->default_text);
-		} else if (key->type == KEY_INTEGER) {
+		} else if (key->type == KEY_INTEGER || key->type == KEY_BOOLEAN) {
 			assert_int_equal(v->integer, (int64_t)key->default_number);
 		} else if (key->type == KEY_SECONDS) {
 			assert_true(v->seconds == key->default_number);
@@ -178,6 +182,9 @@ static void config_value(const struct config *cfg, enum key_id k, char *out,
 	case K_ON_LEADER_FAILURE:
 		snprintf(out, len, "%s", cfg->on_leader_failure ==
 		    LEADER_FAILURE_IGNORE ? "ignore" : "resign");
+		return;
+	case K_HOOKS_LEADER_CHANGE:
+		snprintf(out, len, "%d", cfg->hooks_leader_change ? 1 : 0);
 		return;
 	case K_HEALTH_INTERVAL:
 		snprintf(out, len, "%g", cfg->health_interval);
@@ -307,6 +314,7 @@ static char *value_of_size(const struct config_key *key, double n)
 			    "/x" : "http://h");
 		v[len++] = ']';
 		break;
+	case KEY_BOOLEAN:
 	case KEY_GROUP:
 		break;
 	}
