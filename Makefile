@@ -7,6 +7,7 @@
 #   make check      build and run unit, integration and fault tests, plain
 #                   and sanitized, and a short smoke of every fuzz target
 #   make chaos      CHAOS_RUNS random fault schedules of CHAOS_SECONDS each
+#   make bench      kingsmootd against etcdctl elect; writes BENCHMARKS.md
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX    ?= /usr/local
@@ -36,10 +37,11 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
                 etcd-client python3 python3-pytest faketime valgrind \
-                clang libclang-rt-dev prometheus-node-exporter openssl
+                clang libclang-rt-dev prometheus-node-exporter openssl \
+                gnuplot-nox
 
 .PHONY: all deps run demo check unit unit-asan integration integration-asan faults chaos \
-        install clean bench fuzz fuzz-build fuzz-smoke
+        install clean bench bench-quick fuzz fuzz-build fuzz-smoke
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
 
@@ -176,6 +178,26 @@ chaos: all
 	KM_CHAOS_RUNS=$(CHAOS_RUNS) KM_CHAOS_SECONDS=$(CHAOS_SECONDS) \
 	    KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd \
 	    $(PYTHON) -m pytest -q tests/faults/test_fault_chaos.py -k test_chaos
+
+# Benchmarks side by side with etcdctl elect on one throw-away etcd
+# (tests/bench/): the floor, graceful handovers, crash failovers, handovers
+# with more candidates, the idle footprint and many elections, with etcd's
+# data on tmpfs and then on disk. Writes BENCHMARKS.md and its plot to
+# BENCH_OUT; raw samples and results.json to $(BUILD)/bench. `make
+# bench-quick` runs every stage with few repetitions (a smoke, about two
+# minutes), into $(BUILD)/bench-quick. Neither asserts any timing.
+BENCH_OUT ?= .
+BENCH_ARGS ?=
+BENCH_QUICK_ARGS := --reps 10 --floor-reps 20 --crash-reps 2 --scale 10 --scale-reps 5 \
+                    --idle-seconds 5 --many 10 --many-etcdctl 5 --many-seconds 3 \
+                    --disk-stages floor,handover
+bench: all
+	$(PYTHON) tests/bench/bench.py --kingsmootd $(BUILD)/kingsmootd \
+	    --work $(BUILD)/bench --out $(BENCH_OUT) $(BENCH_ARGS)
+
+bench-quick: all
+	$(PYTHON) tests/bench/bench.py --kingsmootd $(BUILD)/kingsmootd \
+	    --work $(BUILD)/bench-quick --out $(BUILD)/bench-quick $(BENCH_QUICK_ARGS) $(BENCH_ARGS)
 
 check: deps
 	$(MAKE) unit
