@@ -114,15 +114,17 @@ def handovers(rec, etcd, args, pass_name, kind, n, reps, work):
     service = f"h{n}-{kind}"
     el = candidates.Election(kind, n, etcd, work, service, binary=args.kingsmootd).start()
     try:
-        took, by_since = [], []
+        took, by_since, cpu = [], [], []
         for _ in range(reps):
-            t, s = el.handover()
+            t, s, c = el.handover()
             took.append(t)
+            cpu.append(c)
             if s is not None:
                 by_since.append(s)
     finally:
         el.stop()
     out = {"summary": benchlib.summary_ms(took),
+           "cpu_per_candidate_us": benchlib.percentile(cpu, 50) * 1e6,
            "file": str(rec.samples(f"{pass_name}-handover-{kind}-{n}", took))}
     if by_since:
         out["since_summary"] = benchlib.summary_ms(by_since)
@@ -141,8 +143,10 @@ def crash_failovers(etcd, args, work):
             from_kill.append(k)
     finally:
         el.stop()
+    lease_floor = floor.expiry(etcd, args.crash_reps, args.crash_ttl)
     return {"ttl": args.crash_ttl, "margin": 1.0, "beyond_expiry": benchlib.summary_ms(beyond),
-            "from_kill": benchlib.summary_ms(from_kill)}
+            "from_kill": benchlib.summary_ms(from_kill),
+            "expiry_floor": benchlib.summary_ms(lease_floor)}
 
 
 def run_pass(rec, args, pass_name, data_dir, stages, candidates_dir):

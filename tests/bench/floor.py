@@ -7,6 +7,7 @@ file and the new leader's state file.
 """
 
 import json
+import random
 import select
 import socket
 import time
@@ -87,3 +88,29 @@ def measure(etcd, reps):
     finally:
         watch.close()
     return latencies, round_trips
+
+
+def expiry(etcd, reps, ttl):
+    """How long after its TTL etcd lets a lease go: a lease of ttl s, one
+    keepalive at a random moment, then silence; seconds from the
+    keepalive's send + ttl to the DELETE event of a key on the lease.
+    etcd looks for expired leases every 500 ms, so this is spread over
+    0..0.5 s; a candidate's crash failover cannot beat it."""
+    gw = etcd.gateway()
+    key = "bench-expiry/key"
+    watch = WatchStream(etcd.client_port, key)
+    beyond = []
+    try:
+        for _ in range(reps):
+            lease = gw.post("/v3/lease/grant", {"TTL": ttl})["ID"]
+            gw.post("/v3/kv/put", {"key": benchlib.b64(key), "value": benchlib.b64("x"),
+                                   "lease": lease})
+            watch.wait_for(b'"kv"', 5.0)
+            time.sleep(random.uniform(0.0, 1.0))
+            t_send = time.time()
+            gw.post("/v3/lease/keepalive", {"ID": lease})
+            watch.wait_for(b'"DELETE"', ttl + 5.0)
+            beyond.append(time.time() - (t_send + ttl))
+    finally:
+        watch.close()
+    return beyond

@@ -110,6 +110,13 @@ def _pass_section(name, p):
         for kind in ("kingsmootd", "etcdctl"):
             entries.append((f"{kind}, {n} candidates", kinds[kind]["summary"]))
     out += _lat_table("Graceful handover (signal → next candidate knows it leads)", entries)
+    cpu = [(f"{k}, {n} candidates", kinds[k]["cpu_per_candidate_us"])
+           for n, kinds in [(2, p.get("handover"))] + list(p.get("scale", {}).items())
+           if kinds for k in ("kingsmootd", "etcdctl") if "cpu_per_candidate_us" in kinds[k]]
+    if cpu:
+        out += ["CPU each remaining candidate spends per handover (p50; the old leader's key "
+                "deleted and the restarted candidate's key added, two events): " +
+                ", ".join(f"{label} {us:.0f} µs" for label, us in cpu) + ".", ""]
     if "floor" in p and "handover" in p:
         f50 = p["floor"]["summary"]["p50"]
         out.append("As floor + overhead (p50): " + ", ".join(
@@ -127,7 +134,9 @@ def _pass_section(name, p):
         out += _lat_table(f"Crash failover, kingsmootd (kill -9; TTL {c['ttl']}, margin "
                           f"{c['margin']}; expiry = last VALID_UNTIL + margin)",
                           [("beyond the lease's expiry", c["beyond_expiry"]),
-                           ("from the kill", c["from_kill"])])
+                           ("from the kill", c["from_kill"]),
+                           ("floor: a silent lease's DELETE beyond its TTL (Python client, "
+                            "random phase)", c.get("expiry_floor"))])
     if "idle" in p:
         out += ["### Idle footprint per node (default TTL 10; etcdctl's session TTL is 60)", "",
                 _row(["", "role", "RSS KiB", "RssAnon KiB", "PSS KiB", "threads", "CPU %",
@@ -234,7 +243,13 @@ def write(results, work, out_dir):
               "connection and times the DELETE event on a watch stream of another connection.",
               "- Crash: kill -9 of the leader; expiry is the leader's last VALID_UNTIL plus "
               "the margin, the earliest moment etcd may expire the lease. etcd checks for "
-              "expired leases every 500 ms, which bounds how close a takeover can come.",
+              "expired leases every 500 ms, which bounds how close a takeover can come; the "
+              "floor row shows it with a bare lease. The killed candidate is started again "
+              "after a random 0-1 s, so that its renewals (which lead the next crash) are not "
+              "in step with etcd's tick: started at once after a takeover, every failover "
+              "came out at 0.49-0.50 s, the worst case.",
+              "- Per-candidate CPU per handover: the change of every remaining candidate's "
+              "schedstat from the signal until the restarted candidate is back and quiet.",
               "- Footprint: VmRSS and RssAnon from /proc/PID/status, Pss from smaps_rollup, "
               "CPU ns and times scheduled in from /proc/PID/task/*/schedstat (all threads), "
               "etcd messages and calls from the changes of grpc_server_msg_received_total and "
