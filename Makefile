@@ -8,6 +8,7 @@
 #                   and sanitized, a short smoke of every fuzz target, and the
 #                   tests against etcd 3.5 beside the installed 3.4
 #   make chaos      CHAOS_RUNS random fault schedules of CHAOS_SECONDS each
+#   make bench      kingsmootd against etcdctl elect; writes BENCHMARKS.md
 #   make install    PREFIX=/usr/local SYSCONFDIR=/etc UNITDIR=/lib/systemd/system DESTDIR=
 #   make install-check  make install into temporary trees, checked
 
@@ -40,10 +41,10 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
                 libconfig-dev libsystemd-dev libcmocka-dev etcd-server \
                 etcd-client python3 python3-pytest faketime valgrind \
                 clang libclang-rt-dev prometheus-node-exporter openssl \
-                debian-archive-keyring
+                debian-archive-keyring gnuplot-nox
 
 .PHONY: all deps run demo check unit unit-asan integration integration-asan faults chaos \
-        install clean bench fuzz fuzz-build fuzz-smoke \
+        install clean bench bench-quick fuzz fuzz-build fuzz-smoke \
         etcd-3.5 integration-etcd3.5 faults-etcd3.5 install-check FORCE
 
 all: $(BUILD)/kingsmootd $(BUILD)/kingsmootctl
@@ -225,6 +226,27 @@ faults-etcd3.5: all etcd-3.5
 	$(ETCD35_ENV) KINGSMOOTD=$(CURDIR)/$(BUILD)/kingsmootd $(PYTHON) -m pytest -q $(FAULTS_ETCD35)
 
 # etcd 3.5 is fetched first: without it the run would fail at its end.
+
+# Benchmarks side by side with etcdctl elect on one throw-away etcd
+# (tests/bench/): the floor, graceful handovers, crash failovers, handovers
+# with more candidates, the idle footprint and many elections, with etcd's
+# data on tmpfs and then on disk. Writes BENCHMARKS.md and its plot to
+# BENCH_OUT; raw samples and results.json to $(BUILD)/bench. `make
+# bench-quick` runs every stage with few repetitions (a smoke, about two
+# minutes), into $(BUILD)/bench-quick. Neither asserts any timing.
+BENCH_OUT ?= .
+BENCH_ARGS ?=
+BENCH_QUICK_ARGS := --reps 10 --floor-reps 20 --crash-reps 2 --scale 10 --scale-reps 5 \
+                    --idle-seconds 5 --many 10 --many-etcdctl 5 --many-seconds 3 \
+                    --disk-stages floor,handover
+bench: all
+	$(PYTHON) tests/bench/bench.py --kingsmootd $(BUILD)/kingsmootd \
+	    --work $(BUILD)/bench --out $(BENCH_OUT) $(BENCH_ARGS)
+
+bench-quick: all
+	$(PYTHON) tests/bench/bench.py --kingsmootd $(BUILD)/kingsmootd \
+	    --work $(BUILD)/bench-quick --out $(BUILD)/bench-quick $(BENCH_QUICK_ARGS) $(BENCH_ARGS)
+
 check: deps
 	$(MAKE) etcd-3.5
 	$(MAKE) unit

@@ -1,0 +1,111 @@
+"""footprint - what idle candidates cost: memory, CPU, wake-ups and etcd
+requests, for one election of two candidates (leader and follower) and for
+many elections of one candidate each.
+
+CPU and wake-ups come from /proc/PID/task/*/schedstat (CPU ns and times
+scheduled in, all threads), memory from /proc/PID/status (VmRSS, RssAnon)
+and /proc/PID/smaps_rollup (Pss); etcd requests are the change of etcd's
+grpc_server_msg_received_total, so a keepalive on a long-lived stream
+(etcdctl) counts as much as one POST through the gateway (kingsmootd).
+"""
+
+import time
+
+import benchlib
+import candidates
+
+
+def _snapshot(procs):
+    return {p.pid: benchlib.sched_totals(p.pid) for p in procs}
+
+
+def _window(gw, procs, seconds):
+    """(per-process CPU ns, runs over the window, etcd messages, seconds)."""
+    before = _snapshot(procs)
+    counters0 = gw.request_counters()
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    after = _snapshot(procs)
+    counters1 = gw.request_counters()
+    msgs = counters1["grpc_server_msg_received_total"] - counters0["grpc_server_msg_received_total"]
+    calls = counters1["grpc_server_handled_total"] - counters0["grpc_server_handled_total"]
+    per = {pid: {"cpu_ns": after[pid]["cpu_ns"] - before[pid]["cpu_ns"],
+                 "runs": after[pid]["runs"] - before[pid]["runs"],
+                 "threads": after[pid]["threads"]} for pid in after}
+    return per, msgs, calls, elapsed
+
+
+def _settle(procs, seconds=1.0):
+    """Let start-up work finish before the window opens."""
+    time.sleep(seconds)
+
+
+def idle(etcd, kind, workdir, binary, seconds, ttl=10, margin=2.0):
+    """One election of two idle candidates at the default TTL: a row for
+    the leader and one for the follower."""
+    service = f"idle-{kind}"
+    el = candidates.Election(kind, 2, etcd, workdir, service, binary=binary,
+                             ttl=ttl, margin=margin).start()
+    try:
+        leader = el.leader()
+        _settle(el.members, 2.0)
+        per, msgs, calls, elapsed = _window(el.gw, el.members, seconds)
+        rows = []
+        for m in el.members:
+            mem = benchlib.memory_kib(m.pid)
+            d = per[m.pid]
+            rows.append({"kind": kind, "role": "leader" if m is leader else "follower",
+                         "cpu_pct": 100.0 * d["cpu_ns"] / (elapsed * 1e9),
+                         "cpu_ms_per_min": d["cpu_ns"] / 1e6 / (elapsed / 60.0),
+                         "wakeups_per_s": d["runs"] / elapsed, "threads": d["threads"],
+                         **mem})
+        return {"rows": rows, "etcd_msgs_per_min_per_node": msgs / (elapsed / 60.0) / 2,
+                "etcd_calls_per_min_per_node": calls / (elapsed / 60.0) / 2,
+                "seconds": elapsed}
+    finally:
+        el.stop()
+
+
+def many(etcd, kind, count, workdir, binary, seconds, ttl=10, margin=2.0, batch=25):
+    """count elections of one candidate each: totals over all of them."""
+    gw = etcd.gateway()
+    procs = []
+    try:
+        for first in range(0, count, batch):
+            started = []
+            for i in range(first, min(count, first + batch)):
+                service = f"many-{kind}-{count}-{i}"
+                if kind == "kingsmootd":
+                    p = candidates.Kingsmootd(binary, workdir, service, etcd.url, service,
+                                              ttl, margin)
+                else:
+                    p = candidates.Etcdctl(etcd.url, service, service)
+                started.append(p.start())
+            deadline = time.monotonic() + 120
+            for p in started:
+                while not (p.poll_output() if kind == "etcdctl" else
+                           p.state().get("ROLE") == "leader"):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{kind} {p.name} did not lead")
+                    time.sleep(0.01)
+            procs += started
+        _settle(procs, 3.0)
+        per, msgs, calls, elapsed = _window(gw, procs, seconds)
+        mem = [benchlib.memory_kib(p.pid) for p in procs]
+        cpu_ns = sum(d["cpu_ns"] for d in per.values())
+        return {"kind": kind, "count": count, "seconds": elapsed,
+                "rss_total_kib": sum(m["rss"] for m in mem),
+                "pss_total_kib": sum(m["pss"] for m in mem),
+                "rss_anon_total_kib": sum(m["rss_anon"] for m in mem),
+                "cpu_pct_total": 100.0 * cpu_ns / (elapsed * 1e9),
+                "wakeups_per_s_total": sum(d["runs"] for d in per.values()) / elapsed,
+                "etcd_msgs_per_s": msgs / elapsed, "etcd_calls_per_s": calls / elapsed}
+    finally:
+        for p in procs:
+            if p.proc.poll() is None:
+                p.proc.send_signal(p.signal_stop)
+        for p in procs:
+            benchlib.stop_process(p.proc, p.signal_stop, timeout=20)
+            if kind == "etcdctl":
+                p.proc.stdout.close()
