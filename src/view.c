@@ -226,7 +226,10 @@ static void watch_message(const struct etcd_watch_msg *msg, void *ud)
 		memcpy(kv.value, ev->kv.value, kv.value_len);
 		put_key(v, &kv);
 	}
-	if (msg->revision > v->revision)
+	/* A watch started in the past is created at the store's current
+	 * revision and replays the events up to it afterwards: its "created"
+	 * message vouches for nothing. Events and progress notifications do. */
+	if (msg->revision > v->revision && !msg->created)
 		v->revision = msg->revision;
 	if (v->silence_is_stale || (v->owed_revision && v->revision >= v->owed_revision))
 		watch_fresh(v);

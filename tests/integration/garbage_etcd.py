@@ -270,10 +270,58 @@ MISBEHAVIOURS = {
 }
 
 
+# A sane etcd in every answer but one ordering that etcd itself allows: a
+# watch created from a past revision says, in its "created" message, the
+# store's current revision, and only then replays the events up to it. Our
+# candidate key (lease 0x1234) is created at revision 12 while the
+# election was read at 10; its PUT reaches the watch a second later.
+AHEAD_LEASE = 0x1234
+
+
+def _json(obj):
+    return json.dumps(obj).encode()
+
+
+async def watch_created_ahead(srv, req, w):
+    rev = {"revision": "12"}
+    if req.path == "/v3/kv/range":
+        await _send(w, _whole(200, _json({"header": {"revision": "10"}})))
+    elif req.path == "/v3/lease/grant":
+        await _send(w, _whole(200, _json({"header": rev, "ID": str(AHEAD_LEASE),
+                                          "TTL": "3"})))
+    elif req.path == "/v3/lease/keepalive":
+        await _send(w, _whole(200, _json({"result": {"header": rev,
+                                                     "ID": str(AHEAD_LEASE), "TTL": "3"}})))
+    elif req.path == "/v3/kv/txn":
+        await _send(w, _whole(200, _json({"header": rev, "succeeded": True})))
+    elif req.path != "/v3/watch":
+        await _send(w, _whole(200, _json({"header": rev})))
+    else:
+        key = base64.b64decode(_request_key(req.body) or "")
+        await _send(w, _head(200, [("Content-Type", "application/json"),
+                                   ("Transfer-Encoding", "chunked")]))
+        await _send(w, _chunk(_json({"result": {"header": rev, "created": True}}) + b"\n"))
+        if key.endswith(b"/"):
+            await asyncio.sleep(1.0)
+            ours = key + b"%x" % AHEAD_LEASE
+            kv = {"key": base64.b64encode(ours).decode(), "create_revision": "12",
+                  "mod_revision": "12", "version": "1", "lease": str(AHEAD_LEASE),
+                  "value": base64.b64encode(srv.node_id.encode()).decode()}
+            await _send(w, _chunk(_json({"result": {"header": rev,
+                                                    "events": [{"kv": kv}]}}) + b"\n"))
+        while True:
+            await asyncio.sleep(3600)
+    return False
+
+
+SCRIPTED = {"watch_created_ahead": watch_created_ahead}
+
+
 class GarbageEtcd:
-    def __init__(self, misbehaviour, name=None):
+    def __init__(self, misbehaviour, name=None, node_id="node-a"):
         self.misbehaviour = misbehaviour
-        self.handler = MISBEHAVIOURS[misbehaviour]
+        self.handler = MISBEHAVIOURS.get(misbehaviour) or SCRIPTED[misbehaviour]
+        self.node_id = node_id
         self.name = name or misbehaviour
         self.port = None
         self.connections = 0

@@ -72,3 +72,18 @@ def test_huge_foreign_values_do_not_grow_the_daemon(km, etcd):
                   timeout=10)
     km.hold(3.0, lambda: rss_kib(a.pid) < 32 * 1024 and a.role() == "leader",
             "node-a keeps leading under 32 MiB with 40 MB of foreign values queued")
+
+
+def test_a_watch_created_ahead_of_its_events_is_no_lost_key(km):
+    """etcd's "created" message carries the store's current revision, and
+    a watch started in the past replays its events after it. That revision
+    must not count as seen: our key, created meanwhile, is not lost."""
+    import garbage_etcd
+    server = garbage_etcd.GarbageEtcd("watch_created_ahead").start()
+    km.cleanups.append(server.close)
+    a = km.node("node-a", server.url).start()
+    km.wait_for(lambda: a.role() == "leader", 10,
+                "node-a leads once the watch shows its key")
+    assert "was deleted in etcd" not in a.log(), a.log()
+    creates = server.times("/v3/kv/txn")
+    assert len(creates) == 1, f"{len(creates)} key creations for one lease"
