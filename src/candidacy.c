@@ -118,6 +118,24 @@ void candidacy_hold_off(struct candidacy *c, uint64_t ms)
 		loop_timer_arm_in(&c->retry_timer, ms);
 }
 
+void candidacy_own_resign(struct candidacy *c)
+{
+	c->hold_after_resign = true;
+}
+
+void candidacy_resign_over(struct candidacy *c)
+{
+	if (!c->hold_after_resign)
+		return;
+	c->hold_after_resign = false;
+	candidacy_hold_off(c, backoff_ms(c->own_resigns++));
+}
+
+void candidacy_led_well(struct candidacy *c)
+{
+	c->own_resigns = 0;
+}
+
 bool candidacy_under_way(const struct candidacy *c, const struct lease *l)
 {
 	return l->grant_call || c->create_call || c->delete_call ||
@@ -173,6 +191,23 @@ enum key_check candidacy_check(const struct candidacy *c,
 	    strcmp(kv->value, c->node) != 0)
 		return KEY_CHANGED;
 	return KEY_OURS;
+}
+
+enum key_check candidacy_reconcile(struct candidacy *c, const struct etcd_kv *kv)
+{
+	enum key_check what;
+
+	if (c->create_revision == 0 || c->create_call)
+		return KEY_OURS;
+	what = candidacy_check(c, kv);
+	if (what == KEY_GONE) {
+		log_warnx("our key %s was deleted in etcd", c->key);
+		c->create_revision = 0;
+	} else if (what == KEY_CHANGED) {
+		log_warnx("our key %s was changed in etcd; stepping down", c->key);
+		c->create_revision = kv->create_revision;
+	}
+	return what;
 }
 
 bool candidacy_event_is_ours(const struct candidacy *c,

@@ -40,6 +40,8 @@ struct candidacy {
 	int64_t duplicate_warned_rev;
 	struct loop_timer retry_timer;
 	int failures;                   /* grants and creates failed in a row */
+	int own_resigns;                /* resigns of our own making in a row */
+	bool hold_after_resign;         /* the current resign is one of them */
 
 	const struct candidacy_events *events;
 	void *ud;
@@ -66,12 +68,24 @@ void candidacy_failed(struct candidacy *c, const char *what,
     const struct etcd_result *res);
 /* Hold the next step back for ms; 0 cancels a hold or back-off. */
 void candidacy_hold_off(struct candidacy *c, uint64_t ms);
+/* A resign of our own making (a failing leader hook or state file) is
+ * under way: when it is over, the next campaign waits, longer each time
+ * in a row, so that a lone node does not flap at full speed. A leader
+ * whose hooks passed ends the run. */
+void candidacy_own_resign(struct candidacy *c);
+void candidacy_resign_over(struct candidacy *c);
+void candidacy_led_well(struct candidacy *c);
 /* A request of the campaign is out, or its back-off runs. */
 bool candidacy_under_way(const struct candidacy *c, const struct lease *l);
 int candidacy_delete(struct candidacy *c);
 /* Our key as etcd has it now (NULL: absent). */
 enum key_check candidacy_check(const struct candidacy *c,
     const struct etcd_kv *kv);
+/* The same, acted on: a key gone is forgotten (to be made again), a key
+ * changed is logged and its create revision taken, so that a resign
+ * deletes what stands there now. KEY_OURS while there is nothing to
+ * check: no key yet, or its creation still out. */
+enum key_check candidacy_reconcile(struct candidacy *c, const struct etcd_kv *kv);
 /* An event for our key name that may concern the current key. */
 bool candidacy_event_is_ours(const struct candidacy *c,
     const struct etcd_event *ev);

@@ -338,3 +338,15 @@ bool config_session_changed(const struct config *a, const struct config *b)
 			return true;
 	return false;
 }
+
+char *config_election_prefix(const struct config *cfg, size_t *len)
+{
+	size_t plen = strlen(cfg->prefix), slen = strlen(cfg->service);
+	char *out = xcalloc(plen + slen + 2, 1);
+
+	memcpy(out, cfg->prefix, plen);
+	memcpy(out + plen, cfg->service, slen);
+	out[plen + slen] = '/';
+	*len = plen + slen + 1;
+	return out;
+}

@@ -81,6 +81,8 @@ struct config_overrides {
 int config_load(const struct config_overrides *ov, struct config *out,
     char *err, size_t errlen);
 void config_free(struct config *cfg);
+/* "<prefix><service>/", the keys of the election (malloc'd). */
+char *config_election_prefix(const struct config *cfg, size_t *len);
 
 /* True when two configurations need a new election session (resign and
  * campaign again): service, node, mode, etcd or lease settings differ. */

@@ -1,17 +1,8 @@
 /*
- * elect.c - one election session: wires the parts together and drives
- * them from their events (DESIGN 1 and 2).
- *
- *   view.c        every key under "<prefix><service>/", kept current
- *   lease.c       our lease, its renewals and its local deadline
- *   candidacy.c   our key in the queue
- *   decide.c      the role that follows from all of the above (pure)
- *   publish.c     the state file, hooks and STATUS= that tell it
- *   stepdown.c    the resign and stop sequence (pure state machine)
- *   liveness.c    the self-check that a candidate out of the election
- *                 has something under way that brings it back (pure)
- *   handover.c    our part in a switchover: its request, and the step
- *                 back behind its target (decided by switchover.c)
+ * elect.c - one election session: wires its parts (view, lease,
+ * candidacy, the pure decision, publishing, the step-down and its runner,
+ * the liveness self-check, the switchover handover; README "Layout")
+ * together and drives them from their events (DESIGN 1 and 2).
  *
  * After every event the role is decided afresh and published. Work that
  * an event asks of the step-down is posted and run once the current
@@ -52,18 +43,11 @@ static struct candidacy candidacy;
 static struct publisher publisher;
 static struct handover handover;
 
-/* Resignations of our own making (a failing leader hook or state file)
- * hold the next campaign back, longer each time in a row. */
-static struct {
-	int in_a_row;
-	bool hold_off;                  /* the current resign waits first */
-} own_resigns;
 
 static struct demotion demotion;        /* the step-down sequence */
 
 static void update(void);
 static void campaign_step(void);
-static void post(enum stepdown_event ev);
 
 static bool is_candidate(void)
 {
@@ -153,16 +137,17 @@ static void update(void)
 	}
 	if (d.resign) {
 		/* Alone in the election we would win again at once: pause. */
-		own_resigns.hold_off = true;
+		candidacy_own_resign(&candidacy);
 		elect_resign(REASON_STATE_UNWRITABLE, "state file cannot be written");
 	}
 	/* A switchover asks the leader to resign once its target is next. */
 	if (handover_next(&handover, d.role, is_candidate() &&
 	    demotion.phase == STEPDOWN_NONE && !withdrawn) == SWITCHOVER_RESIGN)
 		elect_resign(REASON_RESIGNED, "switchover");
-	if ((demotion.phase == STEPDOWN_RESIGN_FILE || demotion.phase == STEPDOWN_STOP_FILE) &&
+	if ((demotion.phase == STEPDOWN_RESIGN_FILE ||
+	    demotion.phase == STEPDOWN_STOP_FILE) &&
 	    publisher.file_leader_until == 0)
-		post(STEPDOWN_EV_FILE_CLEAR);
+		demotion_post(&demotion, STEPDOWN_EV_FILE_CLEAR);
 	/* A withdrawn node has published all it will: it is ready. */
 	if (d.role != ROLE_NOT_MEMBER || withdrawn)
 		notify_ready();
@@ -174,49 +159,52 @@ static void update(void)
 
 /* ---- campaigning --------------------------------------------------------- */
 
-static void campaign_failed(const char *what, const struct etcd_result *res)
+/* A grant or create failed, and its back-off runs: etcd is out of reach,
+ * and the first attempt has been made. */
+static void campaign_backing_off(void)
 {
 	loss = REASON_ETCD_UNREACHABLE;
-	candidacy_failed(&candidacy, what, res);
 	notify_ready();
 	update();
 }
 
-static void campaign_step(void)
+static void campaign_failed(const char *what, const struct etcd_result *res)
 {
-	if (!is_candidate() || demotion.phase != STEPDOWN_NONE || withdrawn)
-		return;
-	if (candidacy_campaign(&candidacy, &lease) < 0) {
-		loss = REASON_ETCD_UNREACHABLE;
-		notify_ready();
-		update();
-	}
+	candidacy_failed(&candidacy, what, res);
+	campaign_backing_off();
 }
 
-/* Our key as etcd has it now (NULL: gone): step down if it is not the
- * one we made. */
+static void campaign_step(void)
+{
+	if (is_candidate() && demotion.phase == STEPDOWN_NONE && !withdrawn &&
+	    candidacy_campaign(&candidacy, &lease) < 0)
+		campaign_backing_off();
+}
+
+/* Our key as etcd has it now (NULL: gone): make it again, or step down
+ * if it is not the one we made. */
 static void check_my_key(const struct etcd_kv *kv)
 {
-	if (candidacy.create_revision == 0 || demotion.phase != STEPDOWN_NONE ||
-	    candidacy.create_call)
+	if (demotion.phase != STEPDOWN_NONE)
 		return;
-	switch (candidacy_check(&candidacy, kv)) {
+	switch (candidacy_reconcile(&candidacy, kv)) {
 	case KEY_OURS:
 		break;
 	case KEY_GONE:
-		log_warnx("our key %s was deleted in etcd", candidacy.key);
 		loss = REASON_KEY_LOST;
-		candidacy.create_revision = 0;
 		campaign_step();
 		break;
 	case KEY_CHANGED:
-		log_warnx("our key %s was changed in etcd; stepping down",
-		    candidacy.key);
-		/* Delete what stands there now when resigning. */
-		candidacy.create_revision = kv->create_revision;
 		elect_resign(REASON_KEY_LOST, "our key was changed");
 		break;
 	}
+}
+
+/* Once the view has passed our key's creation, it must show the key. */
+static void recheck_my_key(void)
+{
+	if (candidacy.create_revision && view.revision >= candidacy.create_revision)
+		check_my_key(view_find(&view, candidacy.key, candidacy.key_len));
 }
 
 /* ---- events of the parts ------------------------------------------------- */
@@ -240,8 +228,7 @@ static void on_view_synced(void *ud)
 {
 	handover_view_synced(&handover);
 	/* A lost watch may have missed what happened to our key. */
-	if (candidacy.create_revision && view.revision >= candidacy.create_revision)
-		check_my_key(view_find(&view, candidacy.key, candidacy.key_len));
+	recheck_my_key();
 }
 
 static void on_view_sync_failed(void *ud)
@@ -280,7 +267,6 @@ static void on_lease_grant_failed(const struct etcd_result *res, void *ud)
 	campaign_failed("lease grant", res);
 }
 
-
 static void on_lease_dropped(enum km_reason reason, void *ud)
 {
 	if (reason != REASON_NONE)
@@ -299,10 +285,8 @@ static const struct lease_events lease_events = {
 
 static void on_key_created(void *ud)
 {
-	/* Events for the key were ignored while the txn was out; if the view
-	 * has passed its creation, it must show it still. */
-	if (view.revision >= candidacy.create_revision)
-		check_my_key(view_find(&view, candidacy.key, candidacy.key_len));
+	/* Events for the key were ignored while the txn was out. */
+	recheck_my_key();
 	update();
 }
 
@@ -323,7 +307,8 @@ static void on_retry(void *ud)
 
 static void on_key_deleted(bool ok, void *ud)
 {
-	post(ok ? STEPDOWN_EV_DELETED : STEPDOWN_EV_DELETE_FAILED);
+	demotion_post(&demotion,
+	    ok ? STEPDOWN_EV_DELETED : STEPDOWN_EV_DELETE_FAILED);
 }
 
 /* A node that etcd no longer lets read or write its election cannot see
@@ -352,11 +337,6 @@ static const struct candidacy_events candidacy_events = {
 };
 
 /* ---- the step-down's actions (demotion.c runs the sequence) ---------------- */
-
-static void post(enum stepdown_event ev)
-{
-	demotion_post(&demotion, ev);
-}
 
 static void demote(bool stopping, void *ud)
 {
@@ -387,12 +367,7 @@ static int delete_key(void *ud)
 
 static void resigned(const char *drop_why, void *ud)
 {
-	if (own_resigns.hold_off) {
-		/* A leader hook or state file that keeps failing must not make
-		 * a lone node flap at full speed: the pause grows. */
-		own_resigns.hold_off = false;
-		candidacy_hold_off(&candidacy, backoff_ms(own_resigns.in_a_row++));
-	}
+	candidacy_resign_over(&candidacy);
 	if (drop_why)
 		lease_drop(&lease, REASON_NONE, drop_why, true);
 	update();
@@ -401,7 +376,7 @@ static void resigned(const char *drop_why, void *ud)
 
 static void on_lease_revoked(void *ud)
 {
-	post(STEPDOWN_EV_REVOKED);
+	demotion_post(&demotion, STEPDOWN_EV_REVOKED);
 }
 
 static int revoke_lease(void *ud)
@@ -449,9 +424,10 @@ static void check_liveness(void)
 		.stepping_down = stepdown_resigning(demotion.phase),
 		.holds_lease = lease.id != 0,
 		.holds_key = candidacy.create_revision != 0,
-		.request_in_flight = lease.grant_call || candidacy.create_call ||
-		    candidacy.delete_call || handover_busy(&handover),
-		.retry_armed = candidacy.retry_timer.armed,
+		/* A request out or the back-off running, ours or a step
+		 * back's. */
+		.request_in_flight = candidacy_under_way(&candidacy, &lease) ||
+		    handover_busy(&handover),
 		.demotion_pending = hooks_busy() ||
 		    demotion_waiting_for_file(&demotion),
 	};
@@ -473,17 +449,18 @@ static void check_liveness(void)
 
 void elect_hooks_done(enum km_role role, bool ok)
 {
-	if ((demotion.phase == STEPDOWN_RESIGN_HOOKS || demotion.phase == STEPDOWN_STOP_HOOKS) &&
+	if ((demotion.phase == STEPDOWN_RESIGN_HOOKS ||
+	    demotion.phase == STEPDOWN_STOP_HOOKS) &&
 	    role == ROLE_NOT_MEMBER) {
-		post(STEPDOWN_EV_HOOKS_DONE);
+		demotion_post(&demotion, STEPDOWN_EV_HOOKS_DONE);
 		return;
 	}
 	if (role == ROLE_LEADER && ok)
-		own_resigns.in_a_row = 0;
+		candidacy_led_well(&candidacy);
 	if (role == ROLE_LEADER && !ok && publisher.role == ROLE_LEADER &&
 	    cfg->on_leader_failure == LEADER_FAILURE_RESIGN) {
 		log_warnx("a leader hook failed: resigning so another node can lead");
-		own_resigns.hold_off = true;
+		candidacy_own_resign(&candidacy);
 		elect_resign(REASON_HOOK_FAILED, "leader hook failed");
 	}
 }
@@ -495,7 +472,7 @@ void elect_resign(enum km_reason reason, const char *why)
 		return;
 	log_notice("stepping down: %s", why);
 	loss = reason;
-	post(STEPDOWN_EV_RESIGN);
+	demotion_post(&demotion, STEPDOWN_EV_RESIGN);
 }
 
 static void set_withdrawn(unsigned reason, bool on, const char *what)
@@ -509,7 +486,7 @@ static void set_withdrawn(unsigned reason, bool on, const char *what)
 		return;
 	if (withdrawn) {
 		log_notice("%s: withdrawing from the election", what);
-		post(STEPDOWN_EV_RESIGN);
+		demotion_post(&demotion, STEPDOWN_EV_RESIGN);
 		return;
 	}
 	log_notice("%s: campaigning again", what);
@@ -537,17 +514,10 @@ void elect_stop(void (*done)(void *ud), void *ud)
 
 int elect_start(const struct config *c)
 {
-	size_t plen = strlen(c->prefix), slen = strlen(c->service);
-
 	cfg = c;
 	withdrawn = 0;
 	loss = REASON_STARTING;
-	memset(&own_resigns, 0, sizeof(own_resigns));
-	election_prefix_len = plen + slen + 1;
-	election_prefix = xcalloc(election_prefix_len + 1, 1);
-	memcpy(election_prefix, c->prefix, plen);
-	memcpy(election_prefix + plen, c->service, slen);
-	election_prefix[election_prefix_len - 1] = '/';
+	election_prefix = config_election_prefix(c, &election_prefix_len);
 
 	view_init(&view, election_prefix, election_prefix_len, &view_events, NULL);
 	/* A candidate compares the watch with its renewals; an observer has
@@ -593,7 +563,7 @@ void elect_set_config(const struct config *next)
 	demotion.hooks_timeout = next->hooks_timeout;
 	candidacy.node = next->node;
 	if (r < 0 && publisher.role == ROLE_LEADER) {
-		own_resigns.hold_off = true;
+		candidacy_own_resign(&candidacy);
 		elect_resign(REASON_STATE_UNWRITABLE, "state file cannot be written");
 	}
 }
