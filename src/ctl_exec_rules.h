@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proc.h"
 #include "state.h"
 
 /* Exit statuses of kingsmootctl exec besides the command's own (DESIGN 6). */
@@ -20,7 +21,7 @@
 #define EXEC_EXIT_NOT_FOUND 127
 
 /* The PATH the command gets when the caller has none: the hooks' PATH. */
-#define EXEC_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define EXEC_DEFAULT_PATH PROC_SAFE_PATH
 
 /* The leadership the command runs under. */
 struct exec_lead {

@@ -183,7 +183,7 @@ void health_configure(const struct config *cfg)
 		H.healthy = false;
 		return;
 	}
-	H.envp[0] = xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	H.envp[0] = xstrdup("PATH=" PROC_SAFE_PATH);
 	H.envp[1] = env_pair("KINGSMOOT_SERVICE", cfg->service);
 	H.envp[2] = env_pair("KINGSMOOT_NODE", cfg->node);
 	/* A new or changed check starts over at once; an unchanged one keeps

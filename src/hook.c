@@ -51,7 +51,7 @@
 #include "loop.h"
 #include "util.h"
 
-#define HOOK_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define HOOK_PATH_ENV "PATH=" PROC_SAFE_PATH
 #define HOOK_DEFAULT_TIMEOUT 10.0
 #define HOOK_MAX_TIMEOUT 86400.0
 #define HOOK_ENV_COUNT 9

@@ -7,6 +7,10 @@
 #ifndef KM_PROC_H
 #define KM_PROC_H
 
+/* The PATH every child of ours gets (DESIGN 3): hooks, health checks and
+ * the command of kingsmootctl exec. */
+#define PROC_SAFE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 #include <sys/types.h>
 
 #include "loop.h"
