@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from kmtest import TTL, REQUEST_TIMEOUT, record_timing
+from kmtest import TTL, REQUEST_TIMEOUT, child_processes, fd_targets, record_timing
 
 HOOK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 KILL_DELAY = 2.0        # DESIGN 3: SIGTERM, then SIGKILL 2 s later
@@ -86,35 +86,6 @@ def proc_alive(pid):
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def children_of(pid):
-    """[(child pid, state, comm)] of every process whose parent is pid."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            text = read_text(f"/proc/{entry}/stat")
-        except OSError:
-            continue
-        comm = text[text.index("(") + 1:text.rindex(")")]
-        state, ppid = text.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == pid:
-            out.append((int(entry), state, comm))
-    return out
-
-
-def fd_table(pid):
-    """{fd number: readlink target} of pid."""
-    out = {}
-    base = f"/proc/{pid}/fd"
-    for name in os.listdir(base):
-        try:
-            out[int(name)] = os.readlink(f"{base}/{name}")
-        except OSError:
-            pass
-    return out
 
 
 def kill_strays(km, pgid_file, comms=("sh", "sleep")):
@@ -411,7 +382,7 @@ ev end
     assert "<4>hook 10-hang timed out after 1.0 s; sending SIGTERM" in log_lines(a)
     assert [r.event for r in records(rec)] == ["start"], "the hook was not killed"
     assert "<4>hooks for leader failed" in log_lines(a)
-    assert children_of(a.pid) == []
+    assert child_processes(a.pid) == []
 
 
 # --------------------------------------------------------------------------
@@ -641,7 +612,7 @@ def test_no_zombies_or_descriptors_left_after_200_hook_runs(km, etcd):
         return a.log().count("<6>hook 10-count succeeded")
 
     km.wait_for(lambda: succeeded() == 1, 5, "the first leader hook")
-    before = fd_table(a.pid)
+    before = fd_targets(a.pid)
     t0 = time.monotonic()
     cycles = 100
     for i in range(cycles):
@@ -666,17 +637,17 @@ def test_no_zombies_or_descriptors_left_after_200_hook_runs(km, etcd):
     # Pipes, pidfds and files must match exactly. Sockets are libcurl's
     # connections to etcd: its connection cache may keep one more open
     # than before (seen), which is not a leak; one per hook run would be.
-    after = fd_table(a.pid)
+    after = fd_targets(a.pid)
     assert non_socket(after) == non_socket(before), \
         f"descriptors changed: before {kinds(before)}, after {kinds(after)}"
     sockets = kinds(before).get("socket", 0)
-    km.wait_for(lambda: kinds(fd_table(a.pid)).get("socket", 0) <= sockets + 2, 5,
+    km.wait_for(lambda: kinds(fd_targets(a.pid)).get("socket", 0) <= sockets + 2, 5,
                 f"the daemon's socket count to be back near {sockets} "
-                f"(before {kinds(before)}, now {kinds(fd_table(a.pid))})")
-    if len(fd_table(a.pid)) != len(before):
-        print(f"note: descriptor count {len(before)} -> {len(fd_table(a.pid))}: "
-              f"{kinds(before)} -> {kinds(fd_table(a.pid))}")
-    assert children_of(a.pid) == [], "the daemon has children (zombies?) left"
+                f"(before {kinds(before)}, now {kinds(fd_targets(a.pid))})")
+    if len(fd_targets(a.pid)) != len(before):
+        print(f"note: descriptor count {len(before)} -> {len(fd_targets(a.pid))}: "
+              f"{kinds(before)} -> {kinds(fd_targets(a.pid))}")
+    assert child_processes(a.pid) == [], "the daemon has children (zombies?) left"
     assert a.role() == "leader"
 
 

@@ -9,33 +9,19 @@ client certificates without a CommonName, as etcd's gateway requires
 
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 import kmtest
-from kmtest import (PREFIX, daemon_env, etcd_call, etcd_enable_auth,
-                    etcd_revoke_prefix, record_timing)
+from kmtest import PREFIX, etcd_call, etcd_enable_auth, etcd_revoke_prefix, record_timing
+from test_ctl import ctl
 
-KINGSMOOTCTL = (os.environ.get("KINGSMOOTCTL")
-                or str(Path(kmtest.KINGSMOOTD).with_name("kingsmootctl")))
 PASSWORD = "pw-elect-7f3a9c"
 # A login costs a bcrypt check in etcd (~60 ms here): more than the
 # suite's 0.25 s per request would leave under load. 3/3 + 2*0.5 + 1 = 3.
 SECURE = {"request_timeout": 0.5}
-
-
-def ctl(*args, timeout=10.0):
-    argv = [KINGSMOOTCTL, *map(str, args)]
-    try:
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, errors="replace", env=daemon_env(),
-                              timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"{' '.join(argv)} did not exit within {timeout}s "
-                    f"(stdout={e.stdout!r} stderr={e.stderr!r})")
 
 
 def secured_etcd(km, users=None, auth_token=None, pki=None):
