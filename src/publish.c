@@ -90,7 +90,15 @@ static int write_state(struct publisher *p, const struct publication *next,
 	st.valid_until = leads ? boottime_to_unix(next->deadline) : 0;
 	st.pid = getpid();
 	st.reason = next->reason;
-	r = state_write(cfg->state_file, &st);
+	r = state_write_by(cfg->state_file, &st, leads ? next->deadline : 0);
+	if (r == -ETIME) {
+		/* Not the file's fault: the caller decides again, without the
+		 * leadership that ran out while this write was under way. */
+		log_warnx("lease deadline passed while the state file was written; "
+		    "leader not published");
+		p->file_stale = true;
+		return r;
+	}
 	if (r < 0) {
 		/* Retried on every update; one error line per outage. */
 		(p->file_stale ? log_debug : log_err)("cannot write state file "

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "util.h"
+
 static const char *const role_names[] = {
 	[ROLE_NOT_MEMBER] = "not_member",
 	[ROLE_FOLLOWER] = "follower",
@@ -239,6 +241,11 @@ static int write_all(int fd, const char *buf, size_t len)
 
 int state_write(const char *path, const struct state *st)
 {
+	return state_write_by(path, st, 0);
+}
+
+int state_write_by(const char *path, const struct state *st, uint64_t deadline_ms)
+{
 	char text[12 * STATE_MAX_VALUE], tmp[PATH_MAX], dir[PATH_MAX];
 	int fd, dfd, r, len;
 
@@ -270,6 +277,11 @@ int state_write(const char *path, const struct state *st)
 		goto fail;
 	}
 	fd = -1;
+	/* Checked as late as it can be: the rename is the publication. */
+	if (deadline_ms && now_ms() >= deadline_ms) {
+		r = -ETIME;
+		goto fail;
+	}
 	if (rename(tmp, path) < 0) {
 		r = -errno;
 		goto fail;

@@ -54,6 +54,13 @@ struct state {
  * fsync the directory. Mode 0644. Return 0 or -errno. */
 int state_write(const char *path, const struct state *st);
 
+/* The same, for a claim that holds only until deadline_ms (CLOCK_BOOTTIME
+ * ms; 0 for none): if that has passed when the file is ready to replace
+ * the old one, nothing is replaced and -ETIME is returned. A process held
+ * up between deciding and writing (SIGSTOP, a stalled disk) must not
+ * publish a leadership that ran out meanwhile. */
+int state_write_by(const char *path, const struct state *st, uint64_t deadline_ms);
+
 /* Read and decode a state file. Return 0, -ENOENT, -errno or -EINVAL. */
 int state_read(const char *path, struct state *st);
 

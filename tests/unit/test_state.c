@@ -689,6 +689,33 @@ static void test_write_symlink_is_replaced_not_followed(void **state)
 	unlink(target);
 }
 
+/* A claim whose deadline passed before the rename replaces nothing. */
+static void test_write_by_a_passed_deadline_replaces_nothing(void **state)
+{
+	char path[PATH_MAX], before[4096], text[4096], names[1024];
+	struct state st;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/state", dir);
+	example_state(&st);
+	st.role = ROLE_FOLLOWER;
+	assert_int_equal(state_write(path, &st), 0);
+	read_whole(path, before, sizeof(before));
+
+	st.role = ROLE_LEADER;
+	assert_int_equal(state_write_by(path, &st, now_ms() - 1), -ETIME);
+	read_whole(path, text, sizeof(text));
+	assert_string_equal(text, before);
+	list_dir(dir, names, sizeof(names));
+	assert_string_equal(names, "state");
+
+	/* A deadline still ahead writes as state_write does. */
+	assert_int_equal(state_write_by(path, &st, now_ms() + 60000), 0);
+	read_whole(path, text, sizeof(text));
+	assert_non_null(strstr(text, "ROLE=leader\n"));
+	unlink(path);
+}
+
 static void test_write_errors(void **state)
 {
 	char path[PATH_MAX], sub[PATH_MAX], names[1024];
@@ -806,6 +833,7 @@ int main(void)
 		cmocka_unit_test(test_write_mode_content_no_temp),
 		cmocka_unit_test(test_write_replaces_file_mode),
 		cmocka_unit_test(test_write_symlink_is_replaced_not_followed),
+		cmocka_unit_test(test_write_by_a_passed_deadline_replaces_nothing),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_read_errors),
 		cmocka_unit_test(test_reason_round_trip_and_unknown),
