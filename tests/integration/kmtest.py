@@ -669,7 +669,10 @@ class Node:
             pytest.fail(f"kingsmootd binary not found or not executable: {KINGSMOOTD} "
                         "(set KINGSMOOTD or run make)")
         env = daemon_env()
-        if notify:
+        if isinstance(notify, NotifySocket):
+            self.notify = notify        # the caller's, closed by the caller
+            env["NOTIFY_SOCKET"] = self.notify.path
+        elif notify:
             self.notify = NotifySocket()
             self.km.cleanups.append(self.notify.close)
             env["NOTIFY_SOCKET"] = self.notify.path
@@ -799,7 +802,8 @@ class NotifySocket:
 
     A thread reads the socket all the time, as systemd does: a datagram
     socket left unread fills up after net.unix.max_dgram_qlen messages
-    (10 by default), and the daemon's next sd_notify() then blocks it.
+    (10 by default), and the daemon then holds back what it has to say
+    (test_notify_full.py). Clear `reading` to stop the thread reading.
     """
 
     def __init__(self):
@@ -811,12 +815,16 @@ class NotifySocket:
         self.messages = []   # (monotonic time of arrival, {KEY: VALUE})
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self.reading = threading.Event()    # clear it to stop reading
+        self.reading.set()
         self._reader = threading.Thread(target=self._read, daemon=True,
                                         name=f"notify-{self.path}")
         self._reader.start()
 
     def _read(self):
         while not self._closing.is_set():
+            if not self.reading.wait(0.1):
+                continue
             try:
                 data = self.sock.recv(65536)
             except socket.timeout:
