@@ -137,20 +137,41 @@ void view_etcd_revision(struct election_view *v, int64_t revision)
 	loop_timer_arm_in(&v->stale_timer, v->stale_after_ms);
 }
 
-/* Changes a re-read found that the watch had not shown. */
+static int kv_key_order(const void *a, const void *b)
+{
+	const struct etcd_kv *x = *(const struct etcd_kv *const *)a;
+	const struct etcd_kv *y = *(const struct etcd_kv *const *)b;
+	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+	int c = memcmp(x->key, y->key, n);
+
+	if (c != 0)
+		return c;
+	return (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+/* Changes a re-read found that the watch had not shown: keys added,
+ * removed or rewritten. O(n log n): on a shared etcd this runs once per
+ * TTL, and an election may hold thousands of keys. */
 static size_t changes_missed(const struct etcd_kv *old, size_t n_old,
     const struct etcd_kv *now, size_t n_now)
 {
+	const struct etcd_kv **sorted;
 	size_t same = 0;
 
-	for (size_t i = 0; i < n_now; i++)
-		for (size_t j = 0; j < n_old; j++)
-			if (old[j].key_len == now[i].key_len &&
-			    old[j].mod_revision == now[i].mod_revision &&
-			    memcmp(old[j].key, now[i].key, now[i].key_len) == 0) {
-				same++;
-				break;
-			}
+	if (n_old == 0 || n_now == 0)
+		return n_old + n_now;
+	sorted = xcalloc(n_old, sizeof(*sorted));
+	for (size_t j = 0; j < n_old; j++)
+		sorted[j] = &old[j];
+	qsort(sorted, n_old, sizeof(*sorted), kv_key_order);
+	for (size_t i = 0; i < n_now; i++) {
+		const struct etcd_kv *key = &now[i], **hit;
+
+		hit = bsearch(&key, sorted, n_old, sizeof(*sorted), kv_key_order);
+		if (hit && (*hit)->mod_revision == now[i].mod_revision)
+			same++;
+	}
+	free(sorted);
 	return (n_now - same) + (n_old - same);
 }
 
