@@ -91,6 +91,15 @@ class Gateway:
                                           "count_only": True})
         return int(resp.get("count", "0"))
 
+    def queue(self, prefix):
+        """Values of the keys under prefix, oldest create revision first:
+        the election's queue."""
+        resp = self.post("/v3/kv/range", {"key": b64(prefix),
+                                          "range_end": b64(prefix_end(prefix)),
+                                          "sort_target": "CREATE", "sort_order": "ASCEND"})
+        return [base64.b64decode(kv.get("value", "")).decode(errors="replace")
+                for kv in resp.get("kvs", [])]
+
     def gauge(self, name):
         for line in self.get_text("/metrics").splitlines():
             if line.startswith(name + " "):
@@ -169,9 +178,8 @@ class Inotify:
             raise OSError(ctypes.get_errno(), "inotify_init1")
         self.by_wd = {}
 
-    def watch(self, directory, tag):
-        wd = _libc.inotify_add_watch(self.fd, str(directory).encode(),
-                                     IN_MOVED_TO | IN_CLOSE_WRITE)
+    def watch(self, directory, tag, mask=IN_MOVED_TO | IN_CLOSE_WRITE):
+        wd = _libc.inotify_add_watch(self.fd, str(directory).encode(), mask)
         if wd < 0:
             raise OSError(ctypes.get_errno(), f"inotify_add_watch {directory}")
         self.by_wd[wd] = tag

@@ -234,8 +234,11 @@ def write(results, work, out_dir):
               "run, then on the build tree's disk. State files, configurations and logs are "
               "on tmpfs in both passes, so only etcd's data moves.",
               "- Handover: kingsmootd gets SIGTERM, etcdctl elect SIGINT; the clock stops when "
-              "another candidate's state file says ROLE=leader (inotify on its directory) or "
-              "when another etcdctl prints its proposal (select on its stdout pipe). The "
+              "the successor (the next key in etcd's queue, read before the signal) knows it "
+              "leads: its state file says ROLE=leader (inotify on its directory) or it prints "
+              "its proposal (select on its stdout pipe). The harness waits on the successor "
+              "alone, so what the other candidates write costs the measurement nothing in "
+              "either kind; their CPU still competes for the cores. The "
               "stopped candidate is then started again at the back of the queue, and the next "
               "repetition waits until its key is in etcd, its watch is registered (etcd's "
               "watcher gauge) and it has used no CPU for the `quiet` period.",
