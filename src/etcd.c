@@ -423,9 +423,8 @@ static void sweep(void)
 static void after_poll(void)
 {
 	CURLMsg *msg;
-	int running, left;
+	int left;
 
-	curl_multi_perform(C.multi, &running);
 	while ((msg = curl_multi_info_read(C.multi, &left)) != NULL) {
 		struct etcd_call *call;
 

@@ -1,6 +1,12 @@
 /*
  * loop.c - the single-threaded event loop: descriptors, timers and
- * libcurl's sockets, all waited on by one curl_multi_poll().
+ * libcurl's sockets, all waited on by one poll().
+ *
+ * libcurl runs in its socket mode: it names the sockets it wants watched
+ * and the one timeout it wants (CURLMOPT_SOCKETFUNCTION, _TIMERFUNCTION),
+ * and only the transfer whose socket is ready does any work when it
+ * wakes. curl_multi_perform() would visit, and poll, every transfer on
+ * every wake-up.
  */
 #include "loop.h"
 
@@ -23,12 +29,111 @@ static size_t nfds;
 static struct loop_timer *timers;
 static CURLM *curl_multi;
 static void (*curl_after_poll)(void);
+static struct loop_timer curl_timer;
 static void (*before_sleep_cb)(void);
+
+static void curl_after(void)
+{
+	if (curl_after_poll)
+		curl_after_poll();
+}
+
+static void curl_act(curl_socket_t fd, int mask)
+{
+	int running;
+	CURLMcode mc = curl_multi_socket_action(curl_multi, fd, mask, &running);
+
+	if (mc != CURLM_OK)
+		log_warnx("curl_multi_socket_action: %s", curl_multi_strerror(mc));
+}
+
+static void curl_fd_ready(int fd, short revents, void *ud)
+{
+	int mask = 0;
+
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		mask |= CURL_CSELECT_IN;
+	if (revents & POLLOUT)
+		mask |= CURL_CSELECT_OUT;
+	if (revents & (POLLERR | POLLNVAL))
+		mask |= CURL_CSELECT_ERR;
+	curl_act(fd, mask);
+	if (revents & POLLNVAL) {
+		/* Closed without being handed back: never poll it again. */
+		for (size_t i = 0; i < nfds; i++) {
+			if (fds[i].fd == fd && fds[i].cb == curl_fd_ready) {
+				fds[i] = fds[--nfds];
+				break;
+			}
+		}
+	}
+}
+
+static void curl_timer_fired(void *ud)
+{
+	curl_act(CURL_SOCKET_TIMEOUT, 0);
+	curl_after();
+}
+
+/* libcurl: watch s for what, or no longer. Never calls back into it. */
+static int curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+    void *socketp)
+{
+	short events = 0;
+
+	for (size_t i = 0; i < nfds; i++) {
+		if (fds[i].fd == s && fds[i].cb == curl_fd_ready) {
+			fds[i] = fds[--nfds];
+			break;
+		}
+	}
+	if (what == CURL_POLL_REMOVE)
+		return 0;
+	if (what & CURL_POLL_IN)
+		events |= POLLIN;
+	if (what & CURL_POLL_OUT)
+		events |= POLLOUT;
+	if (loop_add_fd(s, events, curl_fd_ready, NULL) < 0) {
+		log_warnx("too many descriptors to watch for libcurl");
+		return -1;
+	}
+	return 0;
+}
+
+/* libcurl: call curl_multi_socket_action() once timeout_ms has passed. */
+static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	if (timeout_ms < 0)
+		loop_timer_disarm(&curl_timer);
+	else if (timeout_ms == 0)
+		/* Due before anything this wake-up can reach: a request made by
+		 * a callback goes out before the loop sleeps again. */
+		loop_timer_arm_at(&curl_timer, 0);
+	else
+		loop_timer_arm_in(&curl_timer, (uint64_t)timeout_ms);
+	return 0;
+}
 
 void loop_set_curl(CURLM *multi, void (*after_poll)(void))
 {
+	if (curl_multi && curl_multi != multi) {
+		curl_multi_setopt(curl_multi, CURLMOPT_SOCKETFUNCTION, NULL);
+		curl_multi_setopt(curl_multi, CURLMOPT_TIMERFUNCTION, NULL);
+	}
+	loop_timer_disarm(&curl_timer);
+	loop_timer_init(&curl_timer, curl_timer_fired, NULL);
+	/* The old handle's sockets are not ours to watch any more. */
+	for (size_t i = 0; i < nfds;)
+		if (fds[i].cb == curl_fd_ready)
+			fds[i] = fds[--nfds];
+		else
+			i++;
 	curl_multi = multi;
 	curl_after_poll = after_poll;
+	if (multi) {
+		curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+		curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	}
 }
 
 void loop_set_before_sleep(void (*before_sleep)(void))
@@ -112,12 +217,11 @@ static void run_due_timers(void)
 
 int loop_run_once(uint64_t max_wait_ms)
 {
-	struct curl_waitfd waitfds[LOOP_MAX_FDS];
+	struct pollfd pfds[LOOP_MAX_FDS];
 	struct loop_fd ready[LOOP_MAX_FDS];
 	uint64_t now, wait = max_wait_ms;
 	size_t n, nready = 0;
-	int numfds = 0;
-	CURLMcode mc;
+	int r;
 
 	/* It may arm timers or add descriptors: before they are collected. */
 	if (before_sleep_cb)
@@ -131,34 +235,41 @@ int loop_run_once(uint64_t max_wait_ms)
 			wait = left;
 	}
 	for (size_t i = 0; i < n; i++) {
-		waitfds[i].fd = fds[i].fd;
-		waitfds[i].events = fds[i].events;
-		waitfds[i].revents = 0;
+		pfds[i].fd = fds[i].fd;
+		pfds[i].events = fds[i].events;
+		pfds[i].revents = 0;
 	}
 	if (wait > 60000)
 		wait = 60000;
-	mc = curl_multi_poll(curl_multi, waitfds, (unsigned)n, (int)wait, &numfds);
-	if (mc != CURLM_OK) {
-		log_warnx("curl_multi_poll: %s", curl_multi_strerror(mc));
+	r = poll(pfds, (nfds_t)n, (int)wait);
+	if (r < 0 && errno != EINTR) {
+		log_warnx("poll: %s", strerror(errno));
 		return -EIO;
 	}
 	/* Snapshot first: callbacks may add or remove descriptors. */
-	for (size_t i = 0; i < n; i++) {
-		if (waitfds[i].revents) {
+	for (size_t i = 0; r > 0 && i < n; i++) {
+		if (pfds[i].revents) {
 			ready[nready] = fds[i];
-			ready[nready++].events = waitfds[i].revents;
+			ready[nready++].events = pfds[i].revents;
 		}
 	}
-	if (curl_after_poll)
-		curl_after_poll();
-	for (size_t i = 0; i < nready; i++) {
-		bool still_registered = false;
-		for (size_t j = 0; j < nfds; j++)
-			if (fds[j].fd == ready[i].fd && fds[j].cb == ready[i].cb &&
-			    fds[j].ud == ready[i].ud)
-				still_registered = true;
-		if (still_registered)
-			ready[i].cb(ready[i].fd, ready[i].events, ready[i].ud);
+	/* libcurl's sockets first, then what their transfers finished, then
+	 * the other descriptors, then the timers. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < nready; i++) {
+			bool still_registered = false;
+
+			if ((ready[i].cb == curl_fd_ready) != (pass == 0))
+				continue;
+			for (size_t j = 0; j < nfds; j++)
+				if (fds[j].fd == ready[i].fd && fds[j].cb == ready[i].cb &&
+				    fds[j].ud == ready[i].ud)
+					still_registered = true;
+			if (still_registered)
+				ready[i].cb(ready[i].fd, ready[i].events, ready[i].ud);
+		}
+		if (pass == 0)
+			curl_after();
 	}
 	run_due_timers();
 	return 0;

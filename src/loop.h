@@ -1,9 +1,10 @@
 /*
  * loop.h - the single-threaded event loop.
  *
- * One curl_multi_poll() waits on libcurl's sockets, the descriptors
- * registered here (signalfd, hook pipes and pidfds) and the nearest timer
- * deadline. Callbacks run to completion and must never block.
+ * One poll() waits on libcurl's sockets, the descriptors registered here
+ * (signalfd, hook pipes and pidfds) and the nearest timer deadline,
+ * libcurl's own among them. Callbacks run to completion and must never
+ * block.
  */
 #ifndef KM_LOOP_H
 #define KM_LOOP_H
@@ -23,7 +24,8 @@ struct loop_timer {
 	struct loop_timer *next;
 };
 
-/* The multi handle to poll, and what to run after every wake-up. */
+/* The multi handle whose sockets and timeout the loop drives, and what
+ * to run after libcurl has done its work in a wake-up. */
 void loop_set_curl(CURLM *multi, void (*after_poll)(void));
 
 /* What to run each time the loop is about to wait: a check over the
