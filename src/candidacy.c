@@ -20,6 +20,44 @@ static void retry_fired(void *ud)
 	c->events->retry(c->ud);
 }
 
+static void probe_done(const struct etcd_result *res, void *ud)
+{
+	struct candidacy *c = ud;
+
+	c->probe_call = NULL;
+	if (res->err)
+		log_debug("reading our key %s to check our rights failed: %s", c->key,
+		    res->error.message);
+}
+
+static void probe_fired(void *ud)
+{
+	struct candidacy *c = ud;
+
+	if (c->key == NULL || c->create_revision == 0 || c->probe_every_ms == 0)
+		return;
+	if (c->probe_call == NULL)
+		c->probe_call = etcd_call("/v3/kv/range",
+		    etcd_req_count_key(c->key, c->key_len), probe_done, c);
+	loop_timer_arm_in(&c->probe_timer, c->probe_every_ms);
+}
+
+/* Our key stands (again): the next probe one period from now. */
+static void probe_arm(struct candidacy *c)
+{
+	if (c->probe_every_ms)
+		loop_timer_arm_in(&c->probe_timer, c->probe_every_ms);
+}
+
+void candidacy_set_probe(struct candidacy *c, uint64_t every_ms)
+{
+	c->probe_every_ms = every_ms;
+	if (every_ms == 0)
+		loop_timer_disarm(&c->probe_timer);
+	else if (c->create_revision && !c->probe_timer.armed)
+		probe_arm(c);
+}
+
 void candidacy_init(struct candidacy *c, const char *node,
     const struct candidacy_events *events, void *ud)
 {
@@ -28,6 +66,7 @@ void candidacy_init(struct candidacy *c, const char *node,
 	c->events = events;
 	c->ud = ud;
 	loop_timer_init(&c->retry_timer, retry_fired, c);
+	loop_timer_init(&c->probe_timer, probe_fired, c);
 }
 
 static void cancel_call(struct etcd_call **call)
@@ -39,6 +78,8 @@ static void cancel_call(struct etcd_call **call)
 void candidacy_clear(struct candidacy *c)
 {
 	cancel_call(&c->create_call);
+	cancel_call(&c->probe_call);
+	loop_timer_disarm(&c->probe_timer);
 	free(c->key);
 	c->key = NULL;
 	c->key_len = 0;
@@ -67,6 +108,7 @@ void candidacy_adopt(struct candidacy *c, const char *prefix,
 	candidacy_set_lease(c, prefix, prefix_len, lease_id);
 	c->create_revision = create_revision;
 	c->failures = 0;
+	probe_arm(c);
 	log_info("campaigning as %s (create revision %" PRId64 ")", c->key,
 	    create_revision);
 }
@@ -87,6 +129,7 @@ static void create_done(const struct etcd_result *res, void *ud)
 		}
 		c->create_revision = rev;
 		c->failures = 0;
+		probe_arm(c);
 		log_info("campaigning as %s (create revision %" PRId64 ")", c->key, rev);
 		c->events->created(c->ud);
 		return;

@@ -42,6 +42,11 @@ struct candidacy {
 	int failures;                   /* grants and creates failed in a row */
 	int own_resigns;                /* resigns of our own making in a row */
 	bool hold_after_resign;         /* the current resign is one of them */
+	/* The permission probe: a checked read of our key, every probe_every_ms
+	 * (0: never) while it stands. */
+	uint64_t probe_every_ms;
+	struct loop_timer probe_timer;
+	struct etcd_call *probe_call;
 
 	const struct candidacy_events *events;
 	void *ud;
@@ -55,6 +60,13 @@ void candidacy_init(struct candidacy *c, const char *node,
 void candidacy_set_lease(struct candidacy *c, const char *prefix,
     size_t prefix_len, int64_t lease_id);
 void candidacy_clear(struct candidacy *c);
+/* etcd checks a keepalive against no permission, and a watch only when it
+ * is made: with authentication on, a candidate whose rights to the
+ * election were taken away would not hear of it while it leads. Every
+ * every_ms (0: never) while our key stands it is read, count only; a
+ * refusal reaches etcd's denied handler (etcd_set_denied_handler) as any
+ * other does. */
+void candidacy_set_probe(struct candidacy *c, uint64_t every_ms);
 /* Our key is now the one of lease_id, made elsewhere at create_revision
  * (a switchover's step back); forget the earlier one. */
 void candidacy_adopt(struct candidacy *c, const char *prefix,

@@ -526,6 +526,7 @@ int elect_start(const struct config *c)
 	    !is_candidate());
 	lease_init(&lease, c, &lease_events, NULL);
 	candidacy_init(&candidacy, c->node, &candidacy_events, NULL);
+	candidacy_set_probe(&candidacy, c->username[0] ? ttl_ms(c) : 0);
 	publisher_init(&publisher, c);
 	handover_init(&handover, c, &view, &lease, &candidacy, election_prefix,
 	    election_prefix_len, &handover_events, NULL);
@@ -562,6 +563,7 @@ void elect_set_config(const struct config *next)
 	lease.cfg = next;
 	demotion.hooks_timeout = next->hooks_timeout;
 	candidacy.node = next->node;
+	candidacy_set_probe(&candidacy, next->username[0] ? ttl_ms(next) : 0);
 	if (r < 0 && publisher.role == ROLE_LEADER) {
 		candidacy_own_resign(&candidacy);
 		elect_resign(REASON_STATE_UNWRITABLE, "state file cannot be written");

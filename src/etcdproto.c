@@ -127,6 +127,14 @@ json_t *etcd_req_range_prefix(const char *prefix, size_t len)
 	    "limit", (json_int_t)ETCD_MAX_KVS);
 }
 
+json_t *etcd_req_count_key(const char *key, size_t key_len)
+{
+	/* Serializable: etcd checks the permission either way, and the
+	 * member answers without a round of its raft. */
+	return json_pack("{s:o,s:b,s:b}", "key", json_b64(key, key_len),
+	    "count_only", 1, "serializable", 1);
+}
+
 json_t *etcd_req_delete_if_created(const char *key, size_t key_len,
     int64_t create_revision)
 {

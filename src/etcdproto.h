@@ -67,6 +67,7 @@ json_t *etcd_req_lease_id(int64_t id);   /* keepalive, revoke */
 json_t *etcd_req_create_if_absent(const char *key, size_t key_len,
     const char *value, size_t value_len, int64_t lease);
 json_t *etcd_req_range_prefix(const char *prefix, size_t len);
+json_t *etcd_req_count_key(const char *key, size_t key_len);
 json_t *etcd_req_delete_if_created(const char *key, size_t key_len,
     int64_t create_revision);
 json_t *etcd_req_watch_prefix(const char *prefix, size_t len, int64_t start_revision);
