@@ -157,6 +157,11 @@ static void update(void)
 	demotion_release(&demotion);
 }
 
+static void on_news_due(void *ud)
+{
+	update();
+}
+
 /* ---- campaigning --------------------------------------------------------- */
 
 /* A grant or create failed, and its back-off runs: etcd is out of reach,
@@ -527,7 +532,7 @@ int elect_start(const struct config *c)
 	lease_init(&lease, c, &lease_events, NULL);
 	candidacy_init(&candidacy, c->node, &candidacy_events, NULL);
 	candidacy_set_probe(&candidacy, c->username[0] ? ttl_ms(c) : 0);
-	publisher_init(&publisher, c);
+	publisher_init(&publisher, c, on_news_due, NULL);
 	handover_init(&handover, c, &view, &lease, &candidacy, election_prefix,
 	    election_prefix_len, &handover_events, NULL);
 	demotion_init(&demotion, c->hooks_timeout, &demotion_actions, NULL);
@@ -576,6 +581,7 @@ void elect_free(void)
 	demotion_free(&demotion);
 	handover_free(&handover);
 	view_free(&view);
+	publisher_free(&publisher);
 	lease_free(&lease);
 	candidacy_free(&candidacy);
 	free(election_prefix);

@@ -16,12 +16,24 @@
 #include "notify.h"
 #include "util.h"
 
-void publisher_init(struct publisher *p, const struct config *cfg)
+static void news_fired(void *ud)
+{
+	struct publisher *p = ud;
+
+	p->news_ready = true;
+	p->news_due(p->news_ud);
+}
+
+void publisher_init(struct publisher *p, const struct config *cfg,
+    void (*news_due)(void *ud), void *ud)
 {
 	struct state st;
 
 	memset(p, 0, sizeof(*p));
 	p->cfg = cfg;
+	p->news_due = news_due;
+	p->news_ud = ud;
+	loop_timer_init(&p->news_timer, news_fired, p);
 	p->role = ROLE_NOT_MEMBER;
 	p->since = now_unix();
 	/* The daemon writes not_member before the session starts; if that
@@ -142,6 +154,33 @@ static bool hooks_for_new_leader(const struct publisher *p)
 	    (p->role == ROLE_FOLLOWER || p->role == ROLE_OBSERVER);
 }
 
+void publisher_free(struct publisher *p)
+{
+	loop_timer_disarm(&p->news_timer);
+}
+
+/*
+ * True while news for a follower or observer (its role and reason the
+ * same, its leader or term new) should wait: from the first update that
+ * brings it, for PUBLISH_NEWS_DELAY_MS.
+ */
+static bool news_waits(struct publisher *p, const struct publication *next,
+    bool changed)
+{
+	bool news = changed && next->role == p->role && next->reason == p->reason &&
+	    (p->role == ROLE_FOLLOWER || p->role == ROLE_OBSERVER) &&
+	    !p->file_stale && p->news_due != NULL;
+
+	if (!news || p->news_ready) {
+		loop_timer_disarm(&p->news_timer);
+		p->news_ready = false;
+		return false;
+	}
+	if (!p->news_timer.armed)
+		loop_timer_arm_in(&p->news_timer, PUBLISH_NEWS_DELAY_MS);
+	return true;
+}
+
 int publish(struct publisher *p, const struct publication *next)
 {
 	bool role_changed = next->role != p->role;
@@ -157,6 +196,8 @@ int publish(struct publisher *p, const struct publication *next)
 	double since;
 	int r;
 
+	if (news_waits(p, next, changed))
+		return 0;
 	if (!changed && !p->file_stale && !renewed)
 		return 0;
 	since = role_changed ? now_unix() : p->since;

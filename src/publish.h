@@ -12,7 +12,17 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "loop.h"
 #include "state.h"
+
+/*
+ * A follower or observer publishes news of a new leader this long after
+ * it learns of it: in a large election on few cores every follower wakes
+ * with the new leader, and their writes would otherwise queue before the
+ * one write the handover waits for, the new leader's own. News that
+ * arrives meanwhile is published with it.
+ */
+#define PUBLISH_NEWS_DELAY_MS 5
 
 struct publisher {
 	const struct config *cfg;
@@ -27,6 +37,10 @@ struct publisher {
 	uint64_t file_leader_until;     /* the file claims leadership until
 	                                 * (CLOCK_BOOTTIME ms); 0: it does not */
 	unsigned long writes;           /* successful writes, for metrics */
+	struct loop_timer news_timer;   /* a follower's news waits for it */
+	bool news_ready;                /* it fired: publish the news now */
+	void (*news_due)(void *ud);     /* then publish again */
+	void *news_ud;
 };
 
 /* What to publish now. */
@@ -39,10 +53,16 @@ struct publication {
 	uint64_t renewed_sent;          /* the keepalive send it counts from */
 };
 
-void publisher_init(struct publisher *p, const struct config *cfg);
+/* news_due(ud) is called when a follower's deferred news is due: it must
+ * publish the current decision again. */
+void publisher_init(struct publisher *p, const struct config *cfg,
+    void (*news_due)(void *ud), void *ud);
+void publisher_free(struct publisher *p);
 /*
  * Write the state file when anything changed (or the last write failed,
- * or a leader renewed), then start the hooks on a role change. A role
+ * or a leader renewed), then start the hooks on a role change; a
+ * follower's or observer's news of a new leader waits
+ * PUBLISH_NEWS_DELAY_MS (returning 0 meanwhile). A role
  * other than leader is taken even when the file could not be written;
  * -errno means a leader's file was not written and the role not taken.
  */
