@@ -157,11 +157,6 @@ static void update(void)
 	demotion_release(&demotion);
 }
 
-static void on_news_due(void *ud)
-{
-	update();
-}
-
 /* ---- campaigning --------------------------------------------------------- */
 
 /* A grant or create failed, and its back-off runs: etcd is out of reach,
@@ -215,7 +210,8 @@ static void recheck_my_key(void)
 /* ---- events of the parts ------------------------------------------------- */
 
 /* The view changed, or a renewal moved a leader's VALID_UNTIL (and may
- * have moved to another member, which the watch must follow). */
+ * have moved to another member, which the watch must follow), or a
+ * follower's news is due. */
 static void on_changed(void *ud)
 {
 	update();
@@ -532,7 +528,7 @@ int elect_start(const struct config *c)
 	lease_init(&lease, c, &lease_events, NULL);
 	candidacy_init(&candidacy, c->node, &candidacy_events, NULL);
 	candidacy_set_probe(&candidacy, c->username[0] ? ttl_ms(c) : 0);
-	publisher_init(&publisher, c, on_news_due, NULL);
+	publisher_init(&publisher, c, on_changed, NULL);
 	handover_init(&handover, c, &view, &lease, &candidacy, election_prefix,
 	    election_prefix_len, &handover_events, NULL);
 	demotion_init(&demotion, c->hooks_timeout, &demotion_actions, NULL);
