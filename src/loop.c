@@ -29,7 +29,13 @@ static size_t nfds;
 static struct loop_timer *timers;
 static CURLM *curl_multi;
 static void (*curl_after_poll)(void);
-static struct loop_timer curl_timer;
+/* libcurl's one timeout, kept apart from the timers: it is served once
+ * per wake-up, after them. A transfer with data left over asks to run
+ * again at once; served inside the timer pass, a stream that keeps the
+ * socket full would never let the loop poll, and a keepalive's answer
+ * would wait behind it. */
+static bool curl_due_armed;
+static uint64_t curl_due_ms;
 static void (*before_sleep_cb)(void);
 
 static void curl_after(void)
@@ -69,8 +75,11 @@ static void curl_fd_ready(int fd, short revents, void *ud)
 	}
 }
 
-static void curl_timer_fired(void *ud)
+static void curl_serve_timeout(void)
 {
+	if (!curl_due_armed || curl_due_ms > now_ms())
+		return;
+	curl_due_armed = false;
 	curl_act(CURL_SOCKET_TIMEOUT, 0);
 	curl_after();
 }
@@ -100,17 +109,13 @@ static int curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 	return 0;
 }
 
-/* libcurl: call curl_multi_socket_action() once timeout_ms has passed. */
+/* libcurl: call curl_multi_socket_action() once timeout_ms has passed.
+ * A request a callback makes (timeout 0) goes out before the loop sleeps
+ * again: the timeout is served at the end of this wake-up. */
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-	if (timeout_ms < 0)
-		loop_timer_disarm(&curl_timer);
-	else if (timeout_ms == 0)
-		/* Due before anything this wake-up can reach: a request made by
-		 * a callback goes out before the loop sleeps again. */
-		loop_timer_arm_at(&curl_timer, 0);
-	else
-		loop_timer_arm_in(&curl_timer, (uint64_t)timeout_ms);
+	curl_due_armed = timeout_ms >= 0;
+	curl_due_ms = timeout_ms > 0 ? now_ms() + (uint64_t)timeout_ms : 0;
 	return 0;
 }
 
@@ -120,8 +125,7 @@ void loop_set_curl(CURLM *multi, void (*after_poll)(void))
 		curl_multi_setopt(curl_multi, CURLMOPT_SOCKETFUNCTION, NULL);
 		curl_multi_setopt(curl_multi, CURLMOPT_TIMERFUNCTION, NULL);
 	}
-	loop_timer_disarm(&curl_timer);
-	loop_timer_init(&curl_timer, curl_timer_fired, NULL);
+	curl_due_armed = false;
 	/* The old handle's sockets are not ours to watch any more. */
 	for (size_t i = 0; i < nfds;)
 		if (fds[i].cb == curl_fd_ready)
@@ -234,6 +238,9 @@ int loop_run_once(uint64_t max_wait_ms)
 		if (left < wait)
 			wait = left;
 	}
+	if (curl_due_armed && curl_multi)
+		wait = curl_due_ms > now ? (curl_due_ms - now < wait ?
+		    curl_due_ms - now : wait) : 0;
 	for (size_t i = 0; i < n; i++) {
 		pfds[i].fd = fds[i].fd;
 		pfds[i].events = fds[i].events;
@@ -272,5 +279,7 @@ int loop_run_once(uint64_t max_wait_ms)
 			curl_after();
 	}
 	run_due_timers();
+	if (curl_multi)
+		curl_serve_timeout();
 	return 0;
 }
