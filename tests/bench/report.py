@@ -205,11 +205,22 @@ def write(results, work, out_dir):
     out_dir.mkdir(parents=True, exist_ok=True)
     png = plot(results, work, out_dir)
     m = results["meta"]
+    # The run's own stages raise the load (500 daemons); what was there
+    # before it started tells whether anything else ran.
+    at_start = float(results["meta"]["load_start"][0])
+    if at_start > 1.0:
+        caveat = ("**These numbers were taken on a shared, loaded machine:** other work "
+                  f"ran beside the benchmark (1-minute load {at_start:.2f} when it began). "
+                  "Read ratios and percentiles, not absolute values; the load of every "
+                  "stage is listed at the end.")
+    else:
+        caveat = (f"Nothing else was running when the run began (1-minute load "
+                  f"{at_start:.2f}; every stage's load is listed at the end). On this "
+                  "virtual machine absolute figures still move between runs of one build, "
+                  "tail latencies and idle CPU most: compare within a run.")
     lines = ["# Benchmarks", "",
              "Written by `make bench` (tests/bench/); do not edit by hand.", "",
-             "**These numbers were taken on a shared, loaded 2-core machine:** other test "
-             "suites ran beside the benchmark. Read ratios and percentiles, not absolute "
-             "values; the load of every stage is listed at the end.", "",
+             caveat, "",
              _row(["", ""]), _row(["---", "---"]),
              _row(["date", m["date"]]), _row(["CPU", f"{m['cpu']}, {m['cores']} cores, "
                                               f"{m['mem_gib']} GiB"]),
