@@ -58,15 +58,21 @@ void candidacy_set_probe(struct candidacy *c, uint64_t every_ms)
 		probe_arm(c);
 }
 
-void candidacy_init(struct candidacy *c, const char *node,
+void candidacy_set_config(struct candidacy *c, const struct config *cfg)
+{
+	c->node = cfg->node;
+	candidacy_set_probe(c, cfg->username[0] ? (uint64_t)cfg->ttl * 1000u : 0);
+}
+
+void candidacy_init(struct candidacy *c, const struct config *cfg,
     const struct candidacy_events *events, void *ud)
 {
 	memset(c, 0, sizeof(*c));
-	c->node = node;
 	c->events = events;
 	c->ud = ud;
 	loop_timer_init(&c->retry_timer, retry_fired, c);
 	loop_timer_init(&c->probe_timer, probe_fired, c);
+	candidacy_set_config(c, cfg);
 }
 
 static void cancel_call(struct etcd_call **call)

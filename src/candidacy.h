@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "etcd.h"
 #include "lease.h"
 #include "loop.h"
@@ -54,7 +55,8 @@ struct candidacy {
 
 enum key_check { KEY_OURS, KEY_GONE, KEY_CHANGED };
 
-void candidacy_init(struct candidacy *c, const char *node,
+/* Takes its identity and its permission probe from cfg. */
+void candidacy_init(struct candidacy *c, const struct config *cfg,
     const struct candidacy_events *events, void *ud);
 /* The key name follows from the lease; forget any earlier key. */
 void candidacy_set_lease(struct candidacy *c, const char *prefix,
@@ -67,6 +69,9 @@ void candidacy_clear(struct candidacy *c);
  * refusal reaches etcd's denied handler (etcd_set_denied_handler) as any
  * other does. */
 void candidacy_set_probe(struct candidacy *c, uint64_t every_ms);
+/* A new configuration: our node name, and the probe every lease.ttl when
+ * etcd.username is set (never otherwise). */
+void candidacy_set_config(struct candidacy *c, const struct config *cfg);
 /* Our key is now the one of lease_id, made elsewhere at create_revision
  * (a switchover's step back); forget the earlier one. */
 void candidacy_adopt(struct candidacy *c, const char *prefix,

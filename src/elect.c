@@ -97,13 +97,11 @@ static int publish_decision(const struct decision *d)
  * collector serves the file as it is. */
 static void write_metrics(void)
 {
-	uint64_t now = now_ms();
 	struct metrics_now m = {
 		.service = cfg->service, .node = cfg->node,
 		.role = publisher.role, .reason = publisher.reason,
 		.term = publisher.term,
-		.lease_remaining = lease.id && lease.deadline > now ?
-		    (double)(lease.deadline - now) / 1000.0 : 0.0,
+		.lease_remaining = lease_remaining_s(&lease, now_ms()),
 		.last_update = now_unix(),
 	};
 
@@ -526,8 +524,7 @@ int elect_start(const struct config *c)
 	view_set_staleness(&view, is_candidate() ? ttl_ms(c) : 3 * ttl_ms(c),
 	    !is_candidate());
 	lease_init(&lease, c, &lease_events, NULL);
-	candidacy_init(&candidacy, c->node, &candidacy_events, NULL);
-	candidacy_set_probe(&candidacy, c->username[0] ? ttl_ms(c) : 0);
+	candidacy_init(&candidacy, c, &candidacy_events, NULL);
 	publisher_init(&publisher, c, on_changed, NULL);
 	handover_init(&handover, c, &view, &lease, &candidacy, election_prefix,
 	    election_prefix_len, &handover_events, NULL);
@@ -563,8 +560,7 @@ void elect_set_config(const struct config *next)
 	cfg = next;
 	lease.cfg = next;
 	demotion.hooks_timeout = next->hooks_timeout;
-	candidacy.node = next->node;
-	candidacy_set_probe(&candidacy, next->username[0] ? ttl_ms(next) : 0);
+	candidacy_set_config(&candidacy, next);
 	if (r < 0 && publisher.role == ROLE_LEADER) {
 		candidacy_own_resign(&candidacy);
 		elect_resign(REASON_STATE_UNWRITABLE, "state file cannot be written");

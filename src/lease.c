@@ -248,6 +248,11 @@ bool lease_valid(const struct lease *l, uint64_t now)
 	return l->id != 0 && l->deadline != 0 && now < l->deadline;
 }
 
+double lease_remaining_s(const struct lease *l, uint64_t now)
+{
+	return lease_valid(l, now) ? (double)(l->deadline - now) / 1000.0 : 0.0;
+}
+
 void lease_init(struct lease *l, const struct config *cfg,
     const struct lease_events *events, void *ud)
 {

@@ -78,6 +78,8 @@ void lease_abandon(struct lease *l, int64_t id);
 /* A lease of ours that we gave up (its key is no other daemon's). */
 bool lease_abandoned(const struct lease *l, int64_t id);
 bool lease_valid(const struct lease *l, uint64_t now);
+/* Seconds until the deadline; 0 without a lease or once it has passed. */
+double lease_remaining_s(const struct lease *l, uint64_t now);
 void lease_free(struct lease *l);
 
 #endif
