@@ -80,6 +80,35 @@ def record_timing(label, seconds):
     print(f"[timing] {label}: {seconds:.3f}s")
 
 
+def build_preload_shim(km, name, source):
+    """Compile an LD_PRELOAD shim from C source into km.tmp; its path."""
+    src, lib = km.tmp / f"{name}.c", km.tmp / f"{name}.so"
+    src.write_text(source)
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(lib), str(src), "-ldl"],
+                   check=True, capture_output=True)
+    return str(lib)
+
+
+def start_preloaded(node, lib, **env):
+    """Start node with LD_PRELOAD=lib and env added to the environment,
+    then put the environment back. The shim comes before an ASan build's
+    runtime; under KM_SANITIZED that is let through."""
+    env = {"LD_PRELOAD": lib, **env}
+    if os.environ.get("KM_SANITIZED"):
+        saved = os.environ.get("ASAN_OPTIONS")
+        env["ASAN_OPTIONS"] = (saved + ":" if saved else "") + "verify_asan_link_order=0"
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return node.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def free_port():
     """A loopback TCP port nobody listens on (bind 127.0.0.1:0 to pick).
 

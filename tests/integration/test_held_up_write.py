@@ -8,12 +8,11 @@ happen once that deadline has passed. The write after it stalls too, so
 that whatever the first one left stays on view long enough to be read.
 """
 
-import os
-import subprocess
 import time
 
 import pytest
 
+import kmtest
 from kmtest import TTL
 
 STALL_FSYNC = r"""
@@ -46,38 +45,15 @@ int fsync(int fd)
 
 @pytest.fixture
 def stall_fsync(km):
-    src = km.tmp / "stall_fsync.c"
-    lib = km.tmp / "stall_fsync.so"
-    src.write_text(STALL_FSYNC)
-    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(lib), str(src), "-ldl"],
-                   check=True, capture_output=True)
-    return str(lib)
-
-
-def start_with(node, env):
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        node.start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return kmtest.build_preload_shim(km, "stall_fsync", STALL_FSYNC)
 
 
 def test_a_leader_held_up_past_its_deadline_does_not_publish_it(km, stall_fsync):
     etcd = km.etcd()
     node = km.node("node-a", etcd)
     trigger = km.tmp / "stall-next-fsync"
-    env = {"LD_PRELOAD": stall_fsync, "KM_TEST_STALL_TRIGGER": str(trigger),
-           "KM_TEST_STALL_MS": str(int((TTL + 0.5) * 1000))}
-    if os.environ.get("KM_SANITIZED"):
-        # The shim comes before an ASan build's runtime; let it.
-        saved = os.environ.get("ASAN_OPTIONS")
-        env["ASAN_OPTIONS"] = (saved + ":" if saved else "") + "verify_asan_link_order=0"
-    start_with(node, env)
+    kmtest.start_preloaded(node, stall_fsync, KM_TEST_STALL_TRIGGER=str(trigger),
+                           KM_TEST_STALL_MS=str(int((TTL + 0.5) * 1000)))
     km.wait_for(lambda: node.role() == "leader", 10, "node-a leads")
     term = int(node.state()["TERM"])
 

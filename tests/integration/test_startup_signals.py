@@ -2,12 +2,11 @@
 file names its PID, a `kingsmootctl resign`, `pause`, `resume` or a reload
 must be handled, never kill it (their default action would)."""
 
-import os
 import signal
-import subprocess
 
 import pytest
 
+import kmtest
 from kmtest import free_port
 
 # Widens the window between the first state-file rename and the rest of
@@ -37,12 +36,7 @@ int fsync(int fd)
 
 @pytest.fixture
 def slow_dir_fsync(km):
-    src = km.tmp / "slow_fsync.c"
-    lib = km.tmp / "slow_fsync.so"
-    src.write_text(SLOW_DIR_FSYNC)
-    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(lib), str(src), "-ldl"],
-                   check=True, capture_output=True)
-    return str(lib)
+    return kmtest.build_preload_shim(km, "slow_fsync", SLOW_DIR_FSYNC)
 
 
 def first_state_names(node, pid):
@@ -55,20 +49,7 @@ def first_state_names(node, pid):
 @pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGHUP], ids=["SIGUSR1", "SIGHUP"])
 def test_a_signal_right_after_the_first_state_write_is_handled(km, slow_dir_fsync, sig):
     node = km.node("node-a", f"http://127.0.0.1:{free_port()}")
-    saved = os.environ.get("ASAN_OPTIONS")
-    os.environ["LD_PRELOAD"] = slow_dir_fsync
-    if os.environ.get("KM_SANITIZED"):
-        # The shim comes before an ASan build's runtime; let it.
-        os.environ["ASAN_OPTIONS"] = (saved + ":" if saved else "") + \
-            "verify_asan_link_order=0"
-    try:
-        node.start()
-    finally:
-        del os.environ["LD_PRELOAD"]
-        if saved is None:
-            os.environ.pop("ASAN_OPTIONS", None)
-        else:
-            os.environ["ASAN_OPTIONS"] = saved
+    kmtest.start_preloaded(node, slow_dir_fsync)
     # The file names the daemon while its first write still syncs.
     km.wait_for(lambda: first_state_names(node, node.pid), 5,
                 "the start-up state file names the daemon")
