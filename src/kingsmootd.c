@@ -228,7 +228,6 @@ static int run_cleanup(const struct config *cfg)
 {
 	struct state old;
 	struct hook_env env;
-	CURLM *multi;
 	int r;
 
 	r = state_read(cfg->state_file, &old);
@@ -251,10 +250,7 @@ static int run_cleanup(const struct config *cfg)
 		    cfg->state_file, role_name(old.role));
 	write_not_member(cfg, 0, REASON_CLEANUP);
 
-	multi = curl_multi_init();
-	if (multi == NULL)
-		return 1;
-	loop_set_curl(multi, NULL);
+	/* The loop runs without libcurl here: hooks only. */
 	hooks_init(cleanup_hooks_done, NULL);
 	hooks_configure(cfg->hooks_dir, cfg->hooks_timeout);
 	env = (struct hook_env){
@@ -267,8 +263,6 @@ static int run_cleanup(const struct config *cfg)
 	/* Every hook is bounded by hooks.timeout and the SIGKILL after it. */
 	while (hooks_busy())
 		loop_run_once(100);
-	loop_set_curl(NULL, NULL);
-	curl_multi_cleanup(multi);
 	return 0;
 }
 

@@ -53,6 +53,19 @@ static void curl_act(curl_socket_t fd, int mask)
 		log_warnx("curl_multi_socket_action: %s", curl_multi_strerror(mc));
 }
 
+static void curl_fd_ready(int fd, short revents, void *ud);
+
+/* Watch fd for libcurl no longer. */
+static void drop_curl_fd(int fd)
+{
+	for (size_t i = 0; i < nfds; i++) {
+		if (fds[i].fd == fd && fds[i].cb == curl_fd_ready) {
+			fds[i] = fds[--nfds];
+			return;
+		}
+	}
+}
+
 static void curl_fd_ready(int fd, short revents, void *ud)
 {
 	int mask = 0;
@@ -64,15 +77,9 @@ static void curl_fd_ready(int fd, short revents, void *ud)
 	if (revents & (POLLERR | POLLNVAL))
 		mask |= CURL_CSELECT_ERR;
 	curl_act(fd, mask);
-	if (revents & POLLNVAL) {
+	if (revents & POLLNVAL)
 		/* Closed without being handed back: never poll it again. */
-		for (size_t i = 0; i < nfds; i++) {
-			if (fds[i].fd == fd && fds[i].cb == curl_fd_ready) {
-				fds[i] = fds[--nfds];
-				break;
-			}
-		}
-	}
+		drop_curl_fd(fd);
 }
 
 static void curl_serve_timeout(void)
@@ -90,12 +97,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 {
 	short events = 0;
 
-	for (size_t i = 0; i < nfds; i++) {
-		if (fds[i].fd == s && fds[i].cb == curl_fd_ready) {
-			fds[i] = fds[--nfds];
-			break;
-		}
-	}
+	drop_curl_fd(s);
 	if (what == CURL_POLL_REMOVE)
 		return 0;
 	if (what & CURL_POLL_IN)
