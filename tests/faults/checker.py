@@ -536,19 +536,37 @@ def check_i6(histories, lds, lives, out, convergence):
         out += [Violation("I6", msg) for msg in found]
 
 
+def _written_by(pubs):
+    """For each publication, the latest real time it can have been written:
+    the end of the log read that saw it, or the SINCE of a later role
+    change, which the daemon decided only after this write, whichever is
+    earlier."""
+    bound, out = None, [None] * len(pubs)
+    for i in range(len(pubs) - 1, -1, -1):
+        p = pubs[i]
+        hi = p.t_hi if bound is None or (p.t_hi is not None and p.t_hi < bound) else bound
+        out[i] = hi
+        if i > 0 and p.role != pubs[i - 1].role:
+            bound = p.since if bound is None else min(bound, p.since)
+        elif p.t_hi is not None:
+            bound = p.t_hi if bound is None else min(bound, p.t_hi)
+    return out
+
+
 def check_quiet(histories, quiets, out):
     for q in quiets:
         for h in histories:
             for inc in h.incarnations:
                 prev = None
-                for p in inc.pubs:
+                written_by = _written_by(inc.pubs)
+                for i, p in enumerate(inc.pubs):
                     if prev is not None and (p.role, p.leader, p.term) != \
                             (prev.role, prev.leader, prev.term):
                         if p.role != prev.role:
                             t_a = t_b = p.since
                         else:
                             t_a = p.t_lo if p.t_lo is not None else p.since
-                            t_b = p.t_hi if p.t_hi is not None else t_a
+                            t_b = written_by[i] if written_by[i] is not None else t_a
                         if t_b >= q.t0 and t_a <= q.t1:
                             out.append(Violation(
                                 "quiet", f"{q.label}: {h.name} changed "

@@ -250,6 +250,18 @@ def test_quiet_window_follower_leader_change():
     assert not run(c, quiets=[Quiet("q", 102.5, 103.0)]).of("quiet")
 
 
+def test_quiet_window_news_bounded_by_the_next_role_change():
+    # not_member learns the leader, then becomes follower at 100.457; the
+    # log read that saw the first line ended at 100.47, after the window
+    # opened, but the role change proves the line was written before it.
+    c = H("c")
+    c._add(pub_fields("not_member", 0, "", 100.0))
+    c._add(pub_fields("not_member", 2, "b", 100.0), t_lo=100.45, t_hi=100.47)
+    c._add(pub_fields("follower", 2, "b", 100.457, prio=6), t_lo=100.45, t_hi=100.47)
+    assert not run(c, quiets=[Quiet("q", 100.463, 103.0)]).of("quiet")
+    assert run(c, quiets=[Quiet("q", 100.455, 103.0)]).of("quiet")
+
+
 def test_i5_file_matches_publications():
     a = H("a")
     a.obs(99.0, SINCE="99.000")                   # start-up not_member
