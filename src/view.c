@@ -12,13 +12,50 @@
 #include "log.h"
 #include "util.h"
 
+/* The keys are kept in etcd's order, by bytes, so that an election of
+ * thousands of keys costs O(log n) per event rather than O(n): any etcd
+ * client can fill it, and a daemon busy for seconds would lose its lease. */
+static int key_order(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+	int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
+
+	if (c != 0)
+		return c;
+	return (a_len > b_len) - (a_len < b_len);
+}
+
+static int kv_order(const void *a, const void *b)
+{
+	const struct etcd_kv *x = a, *y = b;
+
+	return key_order(x->key, x->key_len, y->key, y->key_len);
+}
+
+/* The index of key, or of the place it would take. */
+static size_t lower_bound(const struct etcd_kv *keys, size_t n, const char *key,
+    size_t len, bool *found)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (key_order(keys[mid].key, keys[mid].key_len, key, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < n && key_order(keys[lo].key, keys[lo].key_len, key, len) == 0;
+	return lo;
+}
+
 static struct etcd_kv *find(const struct election_view *v, const char *key,
     size_t len)
 {
-	for (size_t i = 0; i < v->n_keys; i++)
-		if (v->keys[i].key_len == len && memcmp(v->keys[i].key, key, len) == 0)
-			return &v->keys[i];
-	return NULL;
+	bool found;
+	size_t i = lower_bound(v->keys, v->n_keys, key, len, &found);
+
+	return found ? &v->keys[i] : NULL;
 }
 
 const struct etcd_kv *view_find(const struct election_view *v,
@@ -32,16 +69,19 @@ static void clear_keys(struct election_view *v)
 	etcd_kvs_free(v->keys, v->n_keys);
 	v->keys = NULL;
 	v->n_keys = 0;
+	v->keys_cap = 0;
 }
 
 static void delete_key(struct election_view *v, const char *key, size_t len)
 {
-	struct etcd_kv *kv = find(v, key, len);
+	bool found;
+	size_t i = lower_bound(v->keys, v->n_keys, key, len, &found);
 
-	if (kv == NULL)
+	if (!found)
 		return;
-	etcd_kv_clear(kv);
-	*kv = v->keys[--v->n_keys];
+	etcd_kv_clear(&v->keys[i]);
+	memmove(&v->keys[i], &v->keys[i + 1], (v->n_keys - i - 1) * sizeof(*v->keys));
+	v->n_keys--;
 }
 
 static void cut(char **text, size_t *len, size_t max)
@@ -67,19 +107,27 @@ static void bound_kv(struct etcd_kv *kv)
 /* Takes ownership of kv's buffers. */
 static void put_key(struct election_view *v, struct etcd_kv *kv)
 {
-	struct etcd_kv *old = find(v, kv->key, kv->key_len);
+	bool found;
+	size_t i = lower_bound(v->keys, v->n_keys, kv->key, kv->key_len, &found);
 
-	if (old) {
-		etcd_kv_clear(old);
-		*old = *kv;
+	if (found) {
+		etcd_kv_clear(&v->keys[i]);
+		v->keys[i] = *kv;
 	} else if (v->n_keys < ETCD_MAX_KVS) {
-		struct etcd_kv *p = realloc(v->keys, (v->n_keys + 1) * sizeof(*p));
-		if (p == NULL) {
-			etcd_kv_clear(kv);
-			return;
+		if (v->n_keys == v->keys_cap) {
+			size_t cap = v->keys_cap ? 2 * v->keys_cap : 16;
+			struct etcd_kv *p = realloc(v->keys, cap * sizeof(*p));
+
+			if (p == NULL) {
+				etcd_kv_clear(kv);
+				return;
+			}
+			v->keys = p;
+			v->keys_cap = cap;
 		}
-		v->keys = p;
-		v->keys[v->n_keys++] = *kv;
+		memmove(&v->keys[i + 1], &v->keys[i], (v->n_keys - i) * sizeof(*v->keys));
+		v->keys[i] = *kv;
+		v->n_keys++;
 	} else {
 		log_warnx("election %s holds more than %d candidates: the view is "
 		    "incomplete until it has fewer", v->prefix, ETCD_MAX_KVS);
@@ -137,41 +185,21 @@ void view_etcd_revision(struct election_view *v, int64_t revision)
 	loop_timer_arm_in(&v->stale_timer, v->stale_after_ms);
 }
 
-static int kv_key_order(const void *a, const void *b)
-{
-	const struct etcd_kv *x = *(const struct etcd_kv *const *)a;
-	const struct etcd_kv *y = *(const struct etcd_kv *const *)b;
-	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-	int c = memcmp(x->key, y->key, n);
-
-	if (c != 0)
-		return c;
-	return (x->key_len > y->key_len) - (x->key_len < y->key_len);
-}
-
 /* Changes a re-read found that the watch had not shown: keys added,
- * removed or rewritten. O(n log n): on a shared etcd this runs once per
- * TTL, and an election may hold thousands of keys. */
+ * removed or rewritten. Both lists are in key order: on a shared etcd this
+ * runs once per TTL, and an election may hold thousands of keys. */
 static size_t changes_missed(const struct etcd_kv *old, size_t n_old,
     const struct etcd_kv *now, size_t n_now)
 {
-	const struct etcd_kv **sorted;
 	size_t same = 0;
 
-	if (n_old == 0 || n_now == 0)
-		return n_old + n_now;
-	sorted = xcalloc(n_old, sizeof(*sorted));
-	for (size_t j = 0; j < n_old; j++)
-		sorted[j] = &old[j];
-	qsort(sorted, n_old, sizeof(*sorted), kv_key_order);
 	for (size_t i = 0; i < n_now; i++) {
-		const struct etcd_kv *key = &now[i], **hit;
+		bool found;
+		size_t j = lower_bound(old, n_old, now[i].key, now[i].key_len, &found);
 
-		hit = bsearch(&key, sorted, n_old, sizeof(*sorted), kv_key_order);
-		if (hit && (*hit)->mod_revision == now[i].mod_revision)
+		if (found && old[j].mod_revision == now[i].mod_revision)
 			same++;
 	}
-	free(sorted);
 	return (n_now - same) + (n_old - same);
 }
 
@@ -303,6 +331,9 @@ static void range_done(const struct etcd_result *res, void *ud)
 	keep_counted(v, kvs, &n);
 	for (size_t i = 0; i < n; i++)
 		bound_kv(&kvs[i]);
+	/* etcd answers in key order, but a key cut to VIEW_KEY_MAX may move. */
+	if (n > 1)
+		qsort(kvs, n, sizeof(*kvs), kv_order);
 	if (v->resync_for_staleness) {
 		size_t missed = changes_missed(v->keys, v->n_keys, kvs, n);
 
@@ -314,6 +345,7 @@ static void range_done(const struct etcd_result *res, void *ud)
 	clear_keys(v);
 	v->keys = kvs;
 	v->n_keys = n;
+	v->keys_cap = n;
 	v->revision = rev;
 	v->valid = true;
 	v->complete = true;

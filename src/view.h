@@ -48,8 +48,9 @@ struct election_view {
 	size_t prefix_len;
 	bool one_key;
 	const char *what;               /* for the log: "election" */
-	struct etcd_kv *keys;
+	struct etcd_kv *keys;           /* in key order */
 	size_t n_keys;
+	size_t keys_cap;
 	int64_t revision;               /* complete up to here */
 	bool valid;                     /* the last range succeeded */
 	bool complete;                  /* no candidate was left out for
