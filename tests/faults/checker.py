@@ -536,29 +536,32 @@ def check_i6(histories, lds, lives, out, convergence):
         out += [Violation("I6", msg) for msg in found]
 
 
+def _earliest(a, b):
+    return b if a is None else a if b is None else min(a, b)
+
+
 def _written_by(pubs):
     """For each publication, the latest real time it can have been written:
     the end of the log read that saw it, or the SINCE of a later role
     change, which the daemon decided only after this write, whichever is
     earlier."""
-    bound, out = None, [None] * len(pubs)
+    out, bound = [None] * len(pubs), None
     for i in range(len(pubs) - 1, -1, -1):
         p = pubs[i]
-        hi = p.t_hi if bound is None or (p.t_hi is not None and p.t_hi < bound) else bound
-        out[i] = hi
-        if i > 0 and p.role != pubs[i - 1].role:
-            bound = p.since if bound is None else min(bound, p.since)
-        elif p.t_hi is not None:
-            bound = p.t_hi if bound is None else min(bound, p.t_hi)
+        out[i] = _earliest(p.t_hi, bound)
+        changed = i > 0 and p.role != pubs[i - 1].role
+        bound = _earliest(out[i], p.since if changed else None)
     return out
 
 
 def check_quiet(histories, quiets, out):
+    written = {id(inc): _written_by(inc.pubs)
+               for h in histories for inc in h.incarnations}
     for q in quiets:
         for h in histories:
             for inc in h.incarnations:
                 prev = None
-                written_by = _written_by(inc.pubs)
+                written_by = written[id(inc)]
                 for i, p in enumerate(inc.pubs):
                     if prev is not None and (p.role, p.leader, p.term) != \
                             (prev.role, prev.leader, prev.term):
