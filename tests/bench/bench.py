@@ -35,10 +35,14 @@ STAGES = ["floor", "handover", "crash", "scale", "idle", "many"]
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kingsmootd", default="build/kingsmootd")
+    ap.add_argument("--bare", default="build/bench-bare",
+                    help="the least possible candidate (tests/bench/bare.c), built")
     ap.add_argument("--work", default="build/bench", help="scratch directory")
     ap.add_argument("--out", default=".", help="where BENCHMARKS.md and the PNG go")
     ap.add_argument("--reps", type=int, default=100, help="graceful handovers per kind")
     ap.add_argument("--floor-reps", type=int, default=200)
+    ap.add_argument("--paced-reps", type=int, default=100,
+                    help="floor samples and bare handovers at the handovers' pace")
     ap.add_argument("--crash-reps", type=int, default=10)
     ap.add_argument("--crash-ttl", type=int, default=3)
     ap.add_argument("--scale", default="10,50", help="candidates in one election")
@@ -163,9 +167,15 @@ def run_pass(rec, args, pass_name, data_dir, stages, candidates_dir):
         if "floor" in stages:
             def run_floor():
                 lat, rt = floor.measure(etcd, args.floor_reps)
+                paced, _ = floor.measure(etcd, args.paced_reps, pause=args.min_age)
+                bare = floor.bare_handovers(etcd, args.bare, work / "bare", args.paced_reps,
+                                            pause=args.min_age)
                 return {"summary": benchlib.summary_ms(lat),
                         "revoke_round_trip": benchlib.summary_ms(rt),
-                        "file": str(rec.samples(f"{pass_name}-floor", lat))}
+                        "paced": benchlib.summary_ms(paced),
+                        "bare": benchlib.summary_ms(bare),
+                        "file": str(rec.samples(f"{pass_name}-floor", lat)),
+                        "bare_file": str(rec.samples(f"{pass_name}-bare", bare))}
             res["floor"] = rec.stage(label("floor"), run_floor)
         if "handover" in stages:
             res["handover"] = {k: rec.stage(label(f"handover {k} x{args.reps}"),
@@ -184,8 +194,9 @@ def run_pass(rec, args, pass_name, data_dir, stages, candidates_dir):
                                    for k in ("kingsmootd", "etcdctl")}
         if "idle" in stages:
             res["idle"] = {k: rec.stage(label(f"idle {k}"), lambda k=k: footprint.idle(
-                etcd, k, work, args.kingsmootd, args.idle_seconds))
-                for k in ("kingsmootd", "etcdctl")}
+                etcd, k, work, args.bare if k == "bare" else args.kingsmootd,
+                args.idle_seconds))
+                for k in ("kingsmootd", "etcdctl", "bare")}
         if "many" in stages:
             res["many"] = []
             for kind, counts in (("kingsmootd", args.many), ("etcdctl", args.many_etcdctl)):
@@ -216,6 +227,7 @@ def tmpfs_dir(work):
 def main(argv):
     args = parse_args(argv)
     args.kingsmootd = str(Path(args.kingsmootd).resolve())
+    args.bare = str(Path(args.bare).resolve())
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     candidates.QUIET, candidates.MIN_AGE = args.quiet, args.min_age

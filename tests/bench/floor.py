@@ -3,14 +3,22 @@ a lease revoke on one connection to the DELETE event of the lease's key on
 a watch stream of another connection, both through etcd's JSON gateway.
 
 Every handover needs at least this, plus the signal, the step-down's state
-file and the new leader's state file.
+file and the new leader's state file. Two more yardsticks hold those: the
+floor taken at the handovers' pace (each revoke after the idle time a
+handover follows), and the bare pipeline, in which the least possible
+candidates (bare.c) do a handover's required work, timed as kingsmootd's
+handovers are.
 """
 
 import json
+import os
 import random
 import select
+import signal
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import benchlib
 
@@ -48,9 +56,20 @@ class WatchStream:
         self.sock.close()
 
 
-def measure(etcd, reps):
+def _as_before_a_handover(gw, pause, prefix):
+    """What the handover harness does before each signal: it waits until
+    every candidate is idle and old enough, then reads etcd's watcher gauge
+    and the queue."""
+    time.sleep(pause)
+    gw.gauge("etcd_debugging_mvcc_watcher_total")
+    gw.queue(prefix)
+
+
+def measure(etcd, reps, pause=0.0):
     """reps revoke-to-event latencies, seconds, and the revoke's own
-    round trips."""
+    round trips. With a pause, each revoke comes after pause seconds of
+    idling and the harness's two reads, as a handover's signal does: etcd
+    and both clients then start from idle, which a tight loop hides."""
     gw = etcd.gateway()
     key = "bench-floor/key"
     watch = WatchStream(etcd.client_port, key)
@@ -70,6 +89,8 @@ def measure(etcd, reps):
                        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             with socket.create_connection(("127.0.0.1", etcd.client_port)) as rs:
                 rs.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if pause:
+                    _as_before_a_handover(gw, pause, key)
                 t0 = time.perf_counter()
                 rs.sendall(request)
                 watch.wait_for(b'"DELETE"', 5.0)
@@ -88,6 +109,69 @@ def measure(etcd, reps):
     finally:
         watch.close()
     return latencies, round_trips
+
+
+def _ready(proc, what):
+    line = proc.stdout.readline()
+    if line.strip() != b"ready":
+        raise RuntimeError(f"bare {what} did not start: {line!r}")
+
+
+def bare_handovers(etcd, bare, workdir, reps, pause):
+    """reps handovers between bare candidates, seconds from the SIGTERM to
+    the old leader until the successor's state file says it leads (seen
+    through inotify on its directory, as kingsmootd's are). Each old leader
+    is a fresh process that has idled pause seconds, and the harness reads
+    etcd as before a kingsmootd handover."""
+    gw = etcd.gateway()
+    key = "bench-bare/key"
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    successor_state = workdir / "successor" / "state"
+    successor_state.parent.mkdir(exist_ok=True)
+    ino = benchlib.Inotify()
+    ino.watch(successor_state.parent, "successor", benchlib.IN_MOVED_TO)
+    successor = subprocess.Popen([bare, "succeed", str(etcd.client_port), benchlib.b64(key),
+                                  str(successor_state)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    took = []
+    try:
+        _ready(successor, "succeed")
+        for _ in range(reps):
+            lease = gw.post("/v3/lease/grant", {"TTL": 30})["ID"]
+            gw.post("/v3/kv/put", {"key": benchlib.b64(key), "value": benchlib.b64("x"),
+                                   "lease": lease})
+            old = subprocess.Popen([bare, "resign", str(etcd.client_port), str(lease),
+                                    str(workdir / "old-state")],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+            try:
+                _ready(old, "resign")
+                _as_before_a_handover(gw, pause, key)
+                ino.read()
+                t0 = time.time()
+                os.kill(old.pid, signal.SIGTERM)
+                # The clock is read as soon as select() wakes, as for
+                # kingsmootd's successors.
+                deadline = time.monotonic() + 5.0
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise RuntimeError("bare successor did not lead within 5 s")
+                    select.select([ino.fd], [], [], left)
+                    t1 = time.time()
+                    if any(name == "state" for _, name in ino.read()):
+                        break
+                took.append(t1 - t0)
+                if old.wait(5) != 0:
+                    raise RuntimeError(f"bare resign exited {old.returncode}")
+            finally:
+                benchlib.stop_process(old)
+                old.stdout.close()
+    finally:
+        benchlib.stop_process(successor)
+        successor.stdout.close()
+        ino.close()
+    return took
 
 
 def expiry(etcd, reps, ttl):

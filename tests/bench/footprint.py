@@ -7,9 +7,15 @@ scheduled in, all threads), memory from /proc/PID/status (VmRSS, RssAnon)
 and /proc/PID/smaps_rollup (Pss); etcd requests are the change of etcd's
 grpc_server_msg_received_total, so a keepalive on a long-lived stream
 (etcdctl) counts as much as one POST through the gateway (kingsmootd).
+
+The bare kind is the yardstick: two of the least possible candidates
+(bare.c) renewing at kingsmootd's pace, one writing the state file after
+each renewal as a leader must, the other not, as a follower need not.
 """
 
+import subprocess
 import time
+from pathlib import Path
 
 import benchlib
 import candidates
@@ -41,28 +47,72 @@ def _settle(procs, seconds=1.0):
     time.sleep(seconds)
 
 
+def _idle_result(kind, members, per, msgs, calls, elapsed):
+    """A row per (role, process) of one idle window, and etcd's requests
+    per node."""
+    rows = []
+    for role, m in members:
+        d = per[m.pid]
+        rows.append({"kind": kind, "role": role,
+                     "cpu_pct": 100.0 * d["cpu_ns"] / (elapsed * 1e9),
+                     "cpu_ms_per_min": d["cpu_ns"] / 1e6 / (elapsed / 60.0),
+                     "wakeups_per_s": d["runs"] / elapsed, "threads": d["threads"],
+                     **benchlib.memory_kib(m.pid)})
+    return {"rows": rows, "etcd_msgs_per_min_per_node": msgs / (elapsed / 60.0) / len(members),
+            "etcd_calls_per_min_per_node": calls / (elapsed / 60.0) / len(members),
+            "seconds": elapsed}
+
+
+class _BareRenewer:
+    def __init__(self, proc):
+        self.proc = proc
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+
+def _idle_bare(etcd, workdir, binary, seconds, ttl):
+    gw = etcd.gateway()
+    state = Path(workdir) / "idle-bare" / "state"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    # kingsmootd renews every TTL/3 (DESIGN 2).
+    interval_ms = str(int(ttl * 1000 / 3))
+    members = []
+    try:
+        for role in ("leader", "follower"):
+            lease = gw.post("/v3/lease/grant", {"TTL": ttl})["ID"]
+            argv = [binary, "renew", str(etcd.client_port), str(lease), interval_ms]
+            if role == "leader":
+                argv.append(str(state))
+            members.append((role, _BareRenewer(subprocess.Popen(argv,
+                                                                stdin=subprocess.DEVNULL))))
+        procs = [m for _, m in members]
+        _settle(procs, 2.0)
+        window = _window(gw, procs, seconds)
+        for role, m in members:
+            if m.proc.poll() is not None:
+                raise RuntimeError(f"bare {role} renewer exited {m.proc.returncode}")
+        return _idle_result("bare", members, *window)
+    finally:
+        for _, m in members:
+            m.proc.kill()
+            m.proc.wait()
+
+
 def idle(etcd, kind, workdir, binary, seconds, ttl=10, margin=2.0):
     """One election of two idle candidates at the default TTL: a row for
     the leader and one for the follower."""
+    if kind == "bare":
+        return _idle_bare(etcd, workdir, binary, seconds, ttl)
     service = f"idle-{kind}"
     el = candidates.Election(kind, 2, etcd, workdir, service, binary=binary,
                              ttl=ttl, margin=margin).start()
     try:
         leader = el.leader()
         _settle(el.members, 2.0)
-        per, msgs, calls, elapsed = _window(el.gw, el.members, seconds)
-        rows = []
-        for m in el.members:
-            mem = benchlib.memory_kib(m.pid)
-            d = per[m.pid]
-            rows.append({"kind": kind, "role": "leader" if m is leader else "follower",
-                         "cpu_pct": 100.0 * d["cpu_ns"] / (elapsed * 1e9),
-                         "cpu_ms_per_min": d["cpu_ns"] / 1e6 / (elapsed / 60.0),
-                         "wakeups_per_s": d["runs"] / elapsed, "threads": d["threads"],
-                         **mem})
-        return {"rows": rows, "etcd_msgs_per_min_per_node": msgs / (elapsed / 60.0) / 2,
-                "etcd_calls_per_min_per_node": calls / (elapsed / 60.0) / 2,
-                "seconds": elapsed}
+        members = [("leader" if m is leader else "follower", m) for m in el.members]
+        return _idle_result(kind, members, *_window(el.gw, el.members, seconds))
     finally:
         el.stop()
 
