@@ -44,14 +44,15 @@ struct demotion {
 	void *ud;
 	void (*stop_done)(void *ud);    /* the stop's owner, told from the loop */
 	void *stop_ud;
+	bool exiting;                   /* the stop ends the process */
 };
 
 void demotion_init(struct demotion *d, double hooks_timeout,
     const struct demotion_actions *act, void *ud);
 void demotion_post(struct demotion *d, enum stepdown_event ev);
 /* Post STOP; done() runs from the loop once the stop is over, when the
- * owner may tear the session down. */
-void demotion_stop(struct demotion *d, void (*done)(void *ud), void *ud);
+ * owner may tear the session down. exiting: the process ends after it. */
+void demotion_stop(struct demotion *d, bool exiting, void (*done)(void *ud), void *ud);
 /* Between hold and release (an update), posted events wait, and run once
  * at the release. */
 void demotion_hold(struct demotion *d);

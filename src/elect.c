@@ -504,9 +504,9 @@ void elect_set_check_passing(bool passing)
 	    passing ? "health check passing" : "health check failing");
 }
 
-void elect_stop(void (*done)(void *ud), void *ud)
+void elect_stop(bool exiting, void (*done)(void *ud), void *ud)
 {
-	demotion_stop(&demotion, done, ud);
+	demotion_stop(&demotion, exiting, done, ud);
 }
 
 /* ---- session ------------------------------------------------------------- */

@@ -27,7 +27,7 @@ void elect_set_check_passing(bool passing);
  * then revoke the lease. done() runs once all of that is over; the
  * caller then tears the session down (elect_free).
  */
-void elect_stop(void (*done)(void *ud), void *ud);
+void elect_stop(bool exiting, void (*done)(void *ud), void *ud);
 void elect_free(void);
 
 /* The hooks module finished the batch for role. */

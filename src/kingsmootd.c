@@ -131,7 +131,7 @@ static void reload(void)
 		log_notice("configuration reloaded: the election settings changed, "
 		    "resigning and campaigning again");
 		pending_config = next;
-		elect_stop(session_restart, NULL);
+		elect_stop(false, session_restart, NULL);
 		return;
 	}
 	elect_set_config(next);
@@ -168,7 +168,7 @@ static void signal_ready(int fd, short revents, void *ud)
 				free(pending_config);
 				pending_config = NULL;
 			}
-			elect_stop(stopped, NULL);
+			elect_stop(true, stopped, NULL);
 			break;
 		case SIGUSR1:
 			elect_resign(REASON_RESIGNED, "SIGUSR1");

@@ -1,10 +1,11 @@
 /*
- * util.c - clocks, base64, number parsing and small string helpers.
+ * util.c - clocks, base64, number parsing, small string and process helpers.
  */
 #include "util.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -180,6 +181,17 @@ void close_from(int lowfd)
 #endif
 	for (int fd = lowfd; fd < 65536; fd++)
 		close(fd);
+}
+
+int sched_background(void)
+{
+	struct sched_param none = { .sched_priority = 0 };
+
+	/* Lowering the policy needs no privilege; RESET_ON_FORK keeps it
+	 * from hooks and health checks. */
+	if (sched_setscheduler(0, SCHED_IDLE | SCHED_RESET_ON_FORK, &none) < 0)
+		return -errno;
+	return 0;
 }
 
 uint64_t backoff_ms(int failures)

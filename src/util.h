@@ -1,5 +1,5 @@
 /*
- * util.h - clocks, base64, number parsing and small string helpers.
+ * util.h - clocks, base64, number parsing, small string and process helpers.
  */
 #ifndef KM_UTIL_H
 #define KM_UTIL_H
@@ -44,5 +44,9 @@ uint64_t backoff_ms(int failures);
 
 /* Close every descriptor >= lowfd. */
 void close_from(int lowfd);
+
+/* From now on run only when no other task wants the CPU (SCHED_IDLE);
+ * children started later run as before. 0 or -errno. */
+int sched_background(void);
 
 #endif
