@@ -47,6 +47,7 @@ from test_health import health_conf
 DEFAULT_SEEDS = (1, 2, 3)
 SECONDS = float(os.environ.get("KM_CHAOS_SECONDS", "45"))
 NODES = int(os.environ.get("KM_CHAOS_NODES", "4"))
+VIOLATIONS_SHOWN = 5      # printed with a seed's summary line
 
 # The schedule: a fault starts every MEAN_GAP s on average (exponential
 # gaps); its kind is drawn by WEIGHT among the kinds that have a free
@@ -404,6 +405,12 @@ def test_chaos(km, say, seed):
             + f" (bound {LIVENESS_BOUND:g} s), {len(rep.violations)} violations")
     faultlib.CHAOS.append(line)
     say(line)
+    # Printed at once: a run stopped before pytest reports still shows
+    # what failed.
+    for v in rep.violations[:VIOLATIONS_SHOWN]:
+        say(f"  {v}")
+    if len(rep.violations) > VIOLATIONS_SHOWN:
+        say(f"  ... {len(rep.violations) - VIOLATIONS_SHOWN} more in the failure report")
     if not passed:
         why = "" if settled is not None else (
             f"the harness saw no settled election within {2 * LIVENESS_BOUND:g} s "
