@@ -326,7 +326,12 @@ def write(results, work, out_dir):
               "- Footprint: VmRSS and RssAnon from /proc/PID/status, Pss from smaps_rollup, "
               "CPU ns and times scheduled in from /proc/PID/task/*/schedstat (all threads), "
               "etcd messages and calls from the changes of grpc_server_msg_received_total and "
-              "grpc_server_handled_total on etcd's /metrics.", "",
+              "grpc_server_handled_total on etcd's /metrics. Many elections: the window opens "
+              "one TTL and 3 s after the last daemon leads. Each daemon started before "
+              "another's key was written sees etcd's revision pass its watch and reads its "
+              "election again within one TTL, once (the stale-watch bound); with 20 daemons "
+              "that was one range and one new watch each in the first 20 s, then keepalives "
+              "alone for the next 40 s.", "",
               "## Load per stage (/proc/loadavg: 1, 5, 15 min)", "",
               _row(["stage", "before", "after", "seconds"]), _row(["---"] * 4)]
     for ld in results["load"]:
