@@ -25,7 +25,8 @@ void elect_set_check_passing(bool passing);
 /*
  * Graceful end of the session: publish not_member, let its hooks finish,
  * then revoke the lease. done() runs once all of that is over; the
- * caller then tears the session down (elect_free).
+ * caller then tears the session down (elect_free). exiting: the process
+ * ends after it, so its last steps may yield the CPU to everyone else.
  */
 void elect_stop(bool exiting, void (*done)(void *ud), void *ud);
 void elect_free(void);

@@ -63,15 +63,6 @@ def _idle_result(kind, members, per, msgs, calls, elapsed):
             "seconds": elapsed}
 
 
-class _BareRenewer:
-    def __init__(self, proc):
-        self.proc = proc
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-
 def _idle_bare(etcd, workdir, binary, seconds, ttl):
     gw = etcd.gateway()
     state = Path(workdir) / "idle-bare" / "state"
@@ -85,19 +76,18 @@ def _idle_bare(etcd, workdir, binary, seconds, ttl):
             argv = [binary, "renew", str(etcd.client_port), str(lease), interval_ms]
             if role == "leader":
                 argv.append(str(state))
-            members.append((role, _BareRenewer(subprocess.Popen(argv,
-                                                                stdin=subprocess.DEVNULL))))
+            members.append((role, subprocess.Popen(argv, stdin=subprocess.DEVNULL)))
         procs = [m for _, m in members]
         _settle(procs, 2.0)
         window = _window(gw, procs, seconds)
         for role, m in members:
-            if m.proc.poll() is not None:
-                raise RuntimeError(f"bare {role} renewer exited {m.proc.returncode}")
+            if m.poll() is not None:
+                raise RuntimeError(f"bare {role} renewer exited {m.returncode}")
         return _idle_result("bare", members, *window)
     finally:
         for _, m in members:
-            m.proc.kill()
-            m.proc.wait()
+            m.kill()
+            m.wait()
 
 
 def idle(etcd, kind, workdir, binary, seconds, ttl=10, margin=2.0):
