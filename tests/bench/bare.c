@@ -14,9 +14,11 @@
  *   bare resign PORT LEASE STATE
  *       print "ready", wait for SIGTERM, write STATE, revoke LEASE and
  *       exit when etcd answers (a leader's graceful step-down)
- *   bare succeed PORT KEY_BASE64 STATE
+ *   bare succeed PORT KEY_BASE64 [STATE]
  *       watch the key, print "ready", and write STATE on every DELETE
- *       event (a follower next in line), until killed
+ *       event (a follower next in line), until killed; without STATE,
+ *       only take the events in (a follower further back: the least it
+ *       must do is hear that the leader changed)
  *
  * Not a daemon: errors end it with a message and status 1.
  */
@@ -191,12 +193,13 @@ static int resign(char **argv)
 	return 0;
 }
 
-static int succeed(char **argv)
+static int succeed(char **argv, int argc)
 {
 	static const char token[] = "\"DELETE\"";
 	char body[512], request[1024], buf[16384 + sizeof(token)];
 	size_t kept = 0;
 	int fd = connect_loopback(argv[0]), len, created = 0;
+	const char *state = argc > 2 ? argv[2] : NULL;
 
 	if (snprintf(body, sizeof(body), "{\"create_request\":{\"key\":\"%s\"}}", argv[1]) >=
 	    (int)sizeof(body))
@@ -210,8 +213,8 @@ static int succeed(char **argv)
 			created = 1;
 			ready();
 		}
-		if (strstr(buf, token))
-			write_state(argv[2], "leader");
+		if (state && strstr(buf, token))
+			write_state(state, "leader");
 		/* A token split between two reads is found in the next. */
 		n += kept;
 		kept = n < sizeof(token) - 1 ? n : sizeof(token) - 1;
@@ -228,10 +231,10 @@ int main(int argc, char **argv)
 		return renew(argv + 2, argc - 2);
 	if (argc == 5 && strcmp(argv[1], "resign") == 0)
 		return resign(argv + 2);
-	if (argc == 5 && strcmp(argv[1], "succeed") == 0)
-		return succeed(argv + 2);
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "succeed") == 0)
+		return succeed(argv + 2, argc - 2);
 	fprintf(stderr, "usage: bare renew PORT LEASE INTERVAL_MS [STATE]\n"
 	    "       bare resign PORT LEASE STATE\n"
-	    "       bare succeed PORT KEY_BASE64 STATE\n");
+	    "       bare succeed PORT KEY_BASE64 [STATE]\n");
 	return 64;
 }

@@ -136,6 +136,15 @@ def handovers(rec, etcd, args, pass_name, kind, n, reps, work):
     return out
 
 
+def bare_scale(rec, etcd, args, pass_name, n, work):
+    """The yardstick for n candidates: bare candidates, every follower
+    watching, at the handovers' pace."""
+    took = floor.bare_handovers(etcd, args.bare, work / f"bare{n}", args.scale_reps,
+                                pause=args.min_age, bystanders=n - 2)
+    return {"summary": benchlib.summary_ms(took),
+            "file": str(rec.samples(f"{pass_name}-handover-bare-{n}", took))}
+
+
 def crash_failovers(etcd, args, work):
     el = candidates.Election("kingsmootd", 2, etcd, work, "crash", binary=args.kingsmootd,
                              ttl=args.crash_ttl, margin=1.0, request_timeout=0.25).start()
@@ -192,6 +201,9 @@ def run_pass(rec, args, pass_name, data_dir, stages, candidates_dir):
                                                     rec, etcd, args, pass_name, k, n,
                                                     args.scale_reps, work))
                                    for k in ("kingsmootd", "etcdctl")}
+                res["scale"][n]["bare"] = rec.stage(label(f"scale bare n={n}"),
+                                                    lambda n=n: bare_scale(
+                                                        rec, etcd, args, pass_name, n, work))
         if "idle" in stages:
             res["idle"] = {k: rec.stage(label(f"idle {k}"), lambda k=k: footprint.idle(
                 etcd, k, work, args.bare if k == "bare" else args.kingsmootd,

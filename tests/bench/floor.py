@@ -117,12 +117,15 @@ def _ready(proc, what):
         raise RuntimeError(f"bare {what} did not start: {line!r}")
 
 
-def bare_handovers(etcd, bare, workdir, reps, pause):
+def bare_handovers(etcd, bare, workdir, reps, pause, bystanders=0):
     """reps handovers between bare candidates, seconds from the SIGTERM to
     the old leader until the successor's state file says it leads (seen
     through inotify on its directory, as kingsmootd's are). Each old leader
     is a fresh process that has idled pause seconds, and the harness reads
-    etcd as before a kingsmootd handover."""
+    etcd as before a kingsmootd handover. bystanders more bare candidates
+    watch the same key and only take its events in: the least that the
+    followers further back in a larger election must do, since every
+    follower must learn the new leader."""
     gw = etcd.gateway()
     key = "bench-bare/key"
     workdir = Path(workdir)
@@ -134,9 +137,14 @@ def bare_handovers(etcd, bare, workdir, reps, pause):
     successor = subprocess.Popen([bare, "succeed", str(etcd.client_port), benchlib.b64(key),
                                   str(successor_state)],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-    took = []
+    took, others = [], []
     try:
         _ready(successor, "succeed")
+        for _ in range(bystanders):
+            others.append(subprocess.Popen([bare, "succeed", str(etcd.client_port),
+                                            benchlib.b64(key)],
+                                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE))
+            _ready(others[-1], "succeed")
         for _ in range(reps):
             lease = gw.post("/v3/lease/grant", {"TTL": 30})["ID"]
             gw.post("/v3/kv/put", {"key": benchlib.b64(key), "value": benchlib.b64("x"),
@@ -168,8 +176,9 @@ def bare_handovers(etcd, bare, workdir, reps, pause):
                 benchlib.stop_process(old)
                 old.stdout.close()
     finally:
-        benchlib.stop_process(successor)
-        successor.stdout.close()
+        for proc in [successor] + others:
+            benchlib.stop_process(proc)
+            proc.stdout.close()
         ino.close()
     return took
 
