@@ -98,14 +98,18 @@ class Recorder:
 
     def stage(self, name, fn):
         before = benchlib.loadavg()
+        ticks0, steal0 = benchlib.cpu_ticks()
         t0 = time.monotonic()
         print(f"== {name}: load {' '.join(before)}", flush=True)
         result = fn()
         after = benchlib.loadavg()
+        ticks1, steal1 = benchlib.cpu_ticks()
+        steal = 100.0 * (steal1 - steal0) / max(1, ticks1 - ticks0)
         self.load.append({"stage": name, "before": before, "after": after,
-                          "seconds": round(time.monotonic() - t0, 1)})
-        print(f"   {name} done in {time.monotonic() - t0:.1f}s, load {' '.join(after)}",
-              flush=True)
+                          "seconds": round(time.monotonic() - t0, 1),
+                          "steal_pct": round(steal, 1)})
+        print(f"   {name} done in {time.monotonic() - t0:.1f}s, load {' '.join(after)}, "
+              f"steal {steal:.1f} %", flush=True)
         return result
 
     def samples(self, name, values):

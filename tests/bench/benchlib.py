@@ -49,6 +49,15 @@ def loadavg():
     return Path("/proc/loadavg").read_text().split()[0:3]
 
 
+def cpu_ticks():
+    """(all, steal) jiffies of every CPU since boot, from /proc/stat: on a
+    virtual machine, steal is the time the host ran something else while
+    this guest wanted a CPU."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal; guest time is in user
+    return sum(fields[:8]), fields[7]
+
+
 # --------------------------------------------------------------------------
 # etcd
 
