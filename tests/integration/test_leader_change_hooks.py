@@ -194,10 +194,15 @@ def test_example_hooks_for_a_new_leader(km, etcd):
         dst.write_bytes((kmtest.REPO / "etc" / "hooks.d" / name).read_bytes())
         os.chmod(dst, 0o755)
     t1 = queue(km, [a, b, c])
+    # The resign must find the first run over, or the new leader's run
+    # supersedes it and 50-systemd-unit is (rightly) interrupted.
+    km.wait_for(lambda: c.log().count("hook 50-systemd-unit succeeded") == 1, 5,
+                "node-c's hooks as a follower of node-a")
     _, t2 = resign_and_wait(km, [a, b, c], a, t1)
     line = f"hook 10-log: svc: still follower; the leader is now node-b (term {t2})"
     km.wait_for(lambda: line in c.log(), 5, "10-log's line for the new leader")
     km.wait_for(lambda: c.log().count("hook 50-systemd-unit succeeded") == 2, 5,
                 "50-systemd-unit for both runs")
     assert "hooks for follower failed" not in c.log()
+    assert "interrupted" not in c.log()
     assert f"hook 10-log: svc: not_member -> follower (leader node-a, term {t1})" in c.log()
