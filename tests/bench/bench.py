@@ -105,10 +105,10 @@ class Recorder:
         after = benchlib.loadavg()
         ticks1, steal1 = benchlib.cpu_ticks()
         steal = 100.0 * (steal1 - steal0) / max(1, ticks1 - ticks0)
+        seconds = time.monotonic() - t0
         self.load.append({"stage": name, "before": before, "after": after,
-                          "seconds": round(time.monotonic() - t0, 1),
-                          "steal_pct": round(steal, 1)})
-        print(f"   {name} done in {time.monotonic() - t0:.1f}s, load {' '.join(after)}, "
+                          "seconds": round(seconds, 1), "steal_pct": round(steal, 1)})
+        print(f"   {name} done in {seconds:.1f}s, load {' '.join(after)}, "
               f"steal {steal:.1f} %", flush=True)
         return result
 

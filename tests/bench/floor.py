@@ -117,6 +117,14 @@ def _ready(proc, what):
         raise RuntimeError(f"bare {what} did not start: {line!r}")
 
 
+def _start_succeed(bare, etcd, key, state=None):
+    """A bare successor on key (writing state on every DELETE) or, without
+    state, a bare follower that only takes the events in."""
+    argv = [bare, "succeed", str(etcd.client_port), benchlib.b64(key)]
+    return subprocess.Popen(argv + ([str(state)] if state else []),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+
+
 def bare_handovers(etcd, bare, workdir, reps, pause, bystanders=0):
     """reps handovers between bare candidates, seconds from the SIGTERM to
     the old leader until the successor's state file says it leads (seen
@@ -134,16 +142,12 @@ def bare_handovers(etcd, bare, workdir, reps, pause, bystanders=0):
     successor_state.parent.mkdir(exist_ok=True)
     ino = benchlib.Inotify()
     ino.watch(successor_state.parent, "successor", benchlib.IN_MOVED_TO)
-    successor = subprocess.Popen([bare, "succeed", str(etcd.client_port), benchlib.b64(key),
-                                  str(successor_state)],
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    successor = _start_succeed(bare, etcd, key, successor_state)
     took, others = [], []
     try:
         _ready(successor, "succeed")
         for _ in range(bystanders):
-            others.append(subprocess.Popen([bare, "succeed", str(etcd.client_port),
-                                            benchlib.b64(key)],
-                                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE))
+            others.append(_start_succeed(bare, etcd, key))
             _ready(others[-1], "succeed")
         for _ in range(reps):
             lease = gw.post("/v3/lease/grant", {"TTL": 30})["ID"]
