@@ -233,16 +233,24 @@ BENCH_QUICK_ARGS := --reps 10 --floor-reps 20 --paced-reps 10 --crash-reps 2 --s
                     --idle-seconds 5 --many 10 --many-etcdctl 5 --many-seconds 3 \
                     --disk-stages floor,handover
 # bare is the yardstick: the least work a candidate can do (tests/bench/bare.c).
-$(BUILD)/bench-bare: tests/bench/bare.c
+$(BUILD)/bench-bare: tests/bench/bare.c tests/bench/bare_state.c tests/bench/bare_state.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^)
 
-bench: all $(BUILD)/bench-bare
+# bare-curl is the same renewer on libcurl, the daemon's transport.
+$(BUILD)/bench-bare-curl: tests/bench/bare_curl.c tests/bench/bare_state.c tests/bench/bare_state.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libcurl) -o $@ $(filter %.c,$^) \
+	    $(shell pkg-config --libs libcurl)
+
+bench: all $(BUILD)/bench-bare $(BUILD)/bench-bare-curl
 	$(PYTHON) tests/bench/bench.py --kingsmootd $(BUILD)/kingsmootd --bare $(BUILD)/bench-bare \
+	    --bare-curl $(BUILD)/bench-bare-curl \
 	    --work $(BUILD)/bench --out $(BENCH_OUT) $(BENCH_ARGS)
 
-bench-quick: all $(BUILD)/bench-bare
+bench-quick: all $(BUILD)/bench-bare $(BUILD)/bench-bare-curl
 	$(PYTHON) tests/bench/bench.py --kingsmootd $(BUILD)/kingsmootd --bare $(BUILD)/bench-bare \
+	    --bare-curl $(BUILD)/bench-bare-curl \
 	    --work $(BUILD)/bench-quick --out $(BUILD)/bench-quick $(BENCH_QUICK_ARGS) $(BENCH_ARGS)
 
 check: deps

@@ -24,13 +24,11 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static _Noreturn void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("bare: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
+#include "bare_state.h"
 
 static int connect_loopback(const char *port_text)
 {
@@ -103,31 +91,6 @@ static size_t receive(int fd, char *buf, size_t size)
 		die("recv: %s", n < 0 ? strerror(errno) : "etcd closed the connection");
 	buf[n] = '\0';
 	return (size_t)n;
-}
-
-static void write_state(const char *path, const char *role)
-{
-	char tmp[4096], dir[4096], text[256];
-	char *slash;
-	int fd, len;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
-	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		die("%s: path too long", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	len = snprintf(text, sizeof(text),
-	    "ROLE=%s\nSERVICE=bare\nNODE=bare\nLEADER=bare\nTERM=1\n"
-	    "SINCE=0.000\nVALID_UNTIL=0\nPID=%ld\nREASON=\n", role, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write(fd, text, (size_t)len) != len || fsync(fd) < 0 || close(fd) < 0)
-		die("%s: %s", tmp, strerror(errno));
-	if (rename(tmp, path) < 0)
-		die("rename to %s: %s", path, strerror(errno));
-	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0 || close(fd) < 0)
-		die("%s: %s", slash ? dir : ".", strerror(errno));
 }
 
 static void ready(void)

@@ -37,6 +37,8 @@ def parse_args(argv):
     ap.add_argument("--kingsmootd", default="build/kingsmootd")
     ap.add_argument("--bare", default="build/bench-bare",
                     help="the least possible candidate (tests/bench/bare.c), built")
+    ap.add_argument("--bare-curl", default="build/bench-bare-curl",
+                    help="the least possible renewer on libcurl (tests/bench/bare_curl.c), built")
     ap.add_argument("--work", default="build/bench", help="scratch directory")
     ap.add_argument("--out", default=".", help="where BENCHMARKS.md and the PNG go")
     ap.add_argument("--reps", type=int, default=100, help="graceful handovers per kind")
@@ -209,10 +211,10 @@ def run_pass(rec, args, pass_name, data_dir, stages, candidates_dir):
                                                     lambda n=n: bare_scale(
                                                         rec, etcd, args, pass_name, n, work))
         if "idle" in stages:
+            binaries = {"bare": args.bare, "bare-curl": args.bare_curl}
             res["idle"] = {k: rec.stage(label(f"idle {k}"), lambda k=k: footprint.idle(
-                etcd, k, work, args.bare if k == "bare" else args.kingsmootd,
-                args.idle_seconds))
-                for k in ("kingsmootd", "etcdctl", "bare")}
+                etcd, k, work, binaries.get(k, args.kingsmootd), args.idle_seconds))
+                for k in ("kingsmootd", "etcdctl", "bare", "bare-curl")}
         if "many" in stages:
             res["many"] = []
             for kind, counts in (("kingsmootd", args.many), ("etcdctl", args.many_etcdctl)):
@@ -244,6 +246,7 @@ def main(argv):
     args = parse_args(argv)
     args.kingsmootd = str(Path(args.kingsmootd).resolve())
     args.bare = str(Path(args.bare).resolve())
+    args.bare_curl = str(Path(args.bare_curl).resolve())
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     candidates.QUIET, candidates.MIN_AGE = args.quiet, args.min_age

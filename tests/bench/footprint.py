@@ -11,6 +11,8 @@ grpc_server_msg_received_total, so a keepalive on a long-lived stream
 The bare kind is the yardstick: two of the least possible candidates
 (bare.c) renewing at kingsmootd's pace, one writing the state file after
 each renewal as a leader must, the other not, as a follower need not.
+The bare-curl kind (bare_curl.c) is the same pair on libcurl's multi
+interface, kingsmootd's transport: what a renewer on libcurl cannot avoid.
 """
 
 import subprocess
@@ -63,9 +65,9 @@ def _idle_result(kind, members, per, msgs, calls, elapsed):
             "seconds": elapsed}
 
 
-def _idle_bare(etcd, workdir, binary, seconds, ttl):
+def _idle_bare(etcd, kind, workdir, binary, seconds, ttl):
     gw = etcd.gateway()
-    state = Path(workdir) / "idle-bare" / "state"
+    state = Path(workdir) / f"idle-{kind}" / "state"
     state.parent.mkdir(parents=True, exist_ok=True)
     # kingsmootd renews every TTL/3 (DESIGN 2).
     interval_ms = str(int(ttl * 1000 / 3))
@@ -73,7 +75,8 @@ def _idle_bare(etcd, workdir, binary, seconds, ttl):
     try:
         for role in ("leader", "follower"):
             lease = gw.post("/v3/lease/grant", {"TTL": ttl})["ID"]
-            argv = [binary, "renew", str(etcd.client_port), str(lease), interval_ms]
+            argv = [binary] + (["renew"] if kind == "bare" else []) + \
+                [str(etcd.client_port), str(lease), interval_ms]
             if role == "leader":
                 argv.append(str(state))
             members.append((role, subprocess.Popen(argv, stdin=subprocess.DEVNULL)))
@@ -82,8 +85,8 @@ def _idle_bare(etcd, workdir, binary, seconds, ttl):
         window = _window(gw, procs, seconds)
         for role, m in members:
             if m.poll() is not None:
-                raise RuntimeError(f"bare {role} renewer exited {m.returncode}")
-        return _idle_result("bare", members, *window)
+                raise RuntimeError(f"{kind} {role} renewer exited {m.returncode}")
+        return _idle_result(kind, members, *window)
     finally:
         for _, m in members:
             m.kill()
@@ -93,8 +96,8 @@ def _idle_bare(etcd, workdir, binary, seconds, ttl):
 def idle(etcd, kind, workdir, binary, seconds, ttl=10, margin=2.0):
     """One election of two idle candidates at the default TTL: a row for
     the leader and one for the follower."""
-    if kind == "bare":
-        return _idle_bare(etcd, workdir, binary, seconds, ttl)
+    if kind in ("bare", "bare-curl"):
+        return _idle_bare(etcd, kind, workdir, binary, seconds, ttl)
     service = f"idle-{kind}"
     el = candidates.Election(kind, 2, etcd, workdir, service, binary=binary,
                              ttl=ttl, margin=margin).start()
