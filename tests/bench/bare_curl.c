@@ -10,9 +10,10 @@
  * costs beyond bare renew is libcurl's own; what kingsmootd costs beyond
  * it is kingsmootd's.
  *
- *   bare-curl PORT LEASE INTERVAL_MS [STATE]
+ *   bare-curl renew PORT LEASE INTERVAL_MS [STATE]
  *       keep LEASE alive every INTERVAL_MS, writing STATE after each
- *       answer when given (a leader's renewal), until killed
+ *       answer when given (a leader's renewal), until killed; the
+ *       command line is bare renew's, so that one harness runs both
  *
  * Not a daemon: errors end it with a message and status 1.
  */
@@ -78,18 +79,18 @@ int main(int argc, char **argv)
 	CURL *easy;
 	int interval_ms;
 
-	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: bare-curl PORT LEASE INTERVAL_MS [STATE]\n");
+	if ((argc != 5 && argc != 6) || strcmp(argv[1], "renew") != 0) {
+		fprintf(stderr, "usage: bare-curl renew PORT LEASE INTERVAL_MS [STATE]\n");
 		return 64;
 	}
-	interval_ms = atoi(argv[3]);
-	state = argc == 5 ? argv[4] : NULL;
+	interval_ms = atoi(argv[4]);
+	state = argc == 6 ? argv[5] : NULL;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (multi = curl_multi_init()) == NULL || (easy = curl_easy_init()) == NULL ||
 	    (headers = curl_slist_append(NULL, "Content-Type: application/json")) == NULL)
 		die("libcurl cannot start");
-	snprintf(url, sizeof(url), "http://127.0.0.1:%s/v3/lease/keepalive", argv[1]);
-	snprintf(body, sizeof(body), "{\"ID\":\"%s\"}", argv[2]);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/v3/lease/keepalive", argv[2]);
+	snprintf(body, sizeof(body), "{\"ID\":\"%s\"}", argv[3]);
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);

@@ -75,8 +75,7 @@ def _idle_bare(etcd, kind, workdir, binary, seconds, ttl):
     try:
         for role in ("leader", "follower"):
             lease = gw.post("/v3/lease/grant", {"TTL": ttl})["ID"]
-            argv = [binary] + (["renew"] if kind == "bare" else []) + \
-                [str(etcd.client_port), str(lease), interval_ms]
+            argv = [binary, "renew", str(etcd.client_port), str(lease), interval_ms]
             if role == "leader":
                 argv.append(str(state))
             members.append((role, subprocess.Popen(argv, stdin=subprocess.DEVNULL)))

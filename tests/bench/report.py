@@ -52,7 +52,7 @@ def _verdict(ok):
     return "**met**" if ok else "**not met**"
 
 
-def _idle_limit_row(kind, what, where, yard_rows, km_rows):
+def _idle_limit_row(kind, what, yard_rows, km_rows):
     """How far kingsmootd's idle leader is above a yardstick's, and whether
     the yardstick alone leaves room under the 0.01 % target."""
     yard = {r["role"]: r["cpu_pct"] for r in yard_rows}
@@ -63,7 +63,7 @@ def _idle_limit_row(kind, what, where, yard_rows, km_rows):
             f"{kind} {_plus(km['leader'] - yard['leader'], 4)} %",
             (f"limit: the target leaves {0.01 - yard['leader']:.4f} % beyond it"
              if yard["leader"] < 0.01 else
-             f"out of reach{where}: the {kind} leader alone needs "
+             f"out of reach: the {kind} leader alone needs "
              f"{yard['leader'] / 0.01:.2f}× the target"))
 
 
@@ -109,12 +109,12 @@ def targets(p):
         rows.append(("idle CPU ≤ 0.01 % at TTL 10 and below etcdctl's (busiest node)",
                      f"{km_cpu:.4f} % vs etcdctl {ec_cpu:.4f} %",
                      _verdict(km_cpu <= 0.01 and km_cpu < ec_cpu)))
-        for kind, what, where in (
-                ("bare", "the least an idle leader costs", ""),
+        for kind, what in (
+                ("bare", "the least an idle leader costs"),
                 ("bare-curl", "the least an idle leader on libcurl, the daemon's transport, "
-                 "costs", " on libcurl")):
+                 "costs")):
             if kind in idle:
-                rows.append(_idle_limit_row(kind, what, where, idle[kind]["rows"], km_rows))
+                rows.append(_idle_limit_row(kind, what, idle[kind]["rows"], km_rows))
         wake = max(r["wakeups_per_s"] for r in km_rows)
         rows.append(("no wake-ups beyond renewals, watchdog, health checks",
                      f"{wake:.2f} wake-ups/s against 0.30 renewals/s (TTL 10 / 3); "
