@@ -32,6 +32,7 @@ struct etcd_call {
 	bool in_multi;
 	bool dead;              /* cancelled or finished: free at sweep */
 	bool is_login;          /* the login itself, sent without a token */
+	bool answer_as_text;    /* etcd_call_text(): no tree for a result */
 	bool waiting;           /* for a login to finish */
 	bool token_retried;     /* sent again after etcd refused its token */
 	unsigned token_generation;      /* of the token it was sent with */
@@ -200,25 +201,25 @@ static void call_fail_soon(struct etcd_call *call, int err, const char *why)
 	loop_timer_arm_in(&call->attempt_timer, 0);
 }
 
-static struct etcd_call *call_new(const char *path, json_t *body,
+/* body_text is stolen. */
+static struct etcd_call *call_new(const char *path, char *body_text,
     etcd_done_cb cb, void *ud, bool is_login)
 {
 	struct etcd_call *call;
 
-	if (body == NULL || C.multi == NULL) {
-		json_decref(body);
+	if (body_text == NULL || C.multi == NULL) {
+		free_secret(body_text);
 		return NULL;
 	}
 	call = xcalloc(1, sizeof(*call));
 	call->easy = curl_easy_init();
 	call->path = xstrdup(path);
-	call->body_text = json_dumps(body, JSON_COMPACT);
+	call->body_text = body_text;
 	call->cb = cb;
 	call->ud = ud;
 	call->is_login = is_login;
 	loop_timer_init(&call->attempt_timer, call_attempt_expired, call);
-	json_decref(body);
-	if (call->easy == NULL || call->body_text == NULL) {
+	if (call->easy == NULL) {
 		call_free(call);
 		return NULL;
 	}
@@ -228,14 +229,32 @@ static struct etcd_call *call_new(const char *path, json_t *body,
 	return call;
 }
 
+static char *body_text_of(json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	return text;
+}
+
 struct etcd_call *etcd_call(const char *path, json_t *body, etcd_done_cb cb, void *ud)
 {
-	return call_new(path, body, cb, ud, false);
+	return call_new(path, body_text_of(body), cb, ud, false);
+}
+
+struct etcd_call *etcd_call_text(const char *path, const char *body_text,
+    etcd_done_cb cb, void *ud)
+{
+	struct etcd_call *call = call_new(path, xstrdup(body_text), cb, ud, false);
+
+	if (call)
+		call->answer_as_text = true;
+	return call;
 }
 
 struct etcd_call *etcd_call_login(json_t *body, etcd_done_cb cb)
 {
-	return call_new("/v3/auth/authenticate", body, cb, NULL, true);
+	return call_new("/v3/auth/authenticate", body_text_of(body), cb, NULL, true);
 }
 
 void etcd_calls_login_done(int err, const char *why)
@@ -329,6 +348,16 @@ static bool retry_with_new_token(struct etcd_call *call,
 	return true;
 }
 
+/* A stream's failure after 200 is an "error" object: an answer that
+ * starts as a result is not one. */
+static bool answer_is_result(const struct etcd_call *call)
+{
+	static const char prefix[] = "{\"result\":";
+
+	return call->resp_len >= sizeof(prefix) - 1 &&
+	    memcmp(call->resp, prefix, sizeof(prefix) - 1) == 0;
+}
+
 static void call_finish(struct etcd_call *call, CURLcode rc)
 {
 	struct etcd_result res;
@@ -367,6 +396,9 @@ static void call_finish(struct etcd_call *call, CURLcode rc)
 		if (retry_with_new_token(call, &res.error))
 			return;
 		retry = etcd_error_retryable(&res.error);
+	} else if (call->answer_as_text && answer_is_result(call)) {
+		res.text = call->resp;
+		res.text_len = call->resp_len;
 	} else {
 		body = etcd_json_loadb(call->resp ? call->resp : "", call->resp_len, &jerr);
 		if (body == NULL) {

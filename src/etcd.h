@@ -22,6 +22,10 @@ struct etcd_result {
 	 * -EACCES (etcd refused our login: nothing was sent) */
 	int err;
 	json_t *body;           /* borrowed, only during the callback */
+	/* For etcd_call_text(): the answer, when it is a result, instead of
+	 * body (which is then NULL). Borrowed, only during the callback. */
+	const char *text;
+	size_t text_len;
 	struct etcd_error error;
 	const char *endpoint;
 };
@@ -50,6 +54,11 @@ void etcd_set_denied_handler(void (*cb)(const char *why, void *ud), void *ud);
 
 /* Start "POST <endpoint><path>" with body (stolen). NULL on failure. */
 struct etcd_call *etcd_call(const char *path, json_t *body, etcd_done_cb cb, void *ud);
+/* The same for a call made all the time, such as a keepalive: body_text
+ * is JSON already (copied), and a successful answer that starts as
+ * {"result": comes as res->text, for a parser that needs no tree. */
+struct etcd_call *etcd_call_text(const char *path, const char *body_text,
+    etcd_done_cb cb, void *ud);
 /* The callback will not run. */
 void etcd_call_cancel(struct etcd_call *call);
 

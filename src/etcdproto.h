@@ -64,6 +64,9 @@ int etcd_json_int64(json_t *obj, const char *field, int64_t *out);
 /* Requests. Keys and values are raw bytes; base64 is applied here. */
 json_t *etcd_req_grant(int64_t ttl);
 json_t *etcd_req_lease_id(int64_t id);   /* keepalive, revoke */
+/* The keepalive's body, {"ID":"N"}, as text (etcdproto_keepalive.c). */
+#define ETCD_KEEPALIVE_REQ_MAX 32
+void etcd_req_keepalive_text(int64_t lease, char out[ETCD_KEEPALIVE_REQ_MAX]);
 json_t *etcd_req_create_if_absent(const char *key, size_t key_len,
     const char *value, size_t value_len, int64_t lease);
 json_t *etcd_req_range_prefix(const char *prefix, size_t len);
@@ -80,6 +83,11 @@ int etcd_parse_grant(json_t *body, int64_t *id, int64_t *ttl);
 int etcd_parse_keepalive(json_t *body, int64_t *ttl);
 /* The same, and the answer must name lease. */
 int etcd_parse_keepalive_for(json_t *body, int64_t lease, int64_t *ttl);
+/* The same from body when it is not NULL, else from text, which needs no
+ * tree in the form etcd writes (etcdproto_keepalive.c). On success, also
+ * the header's revision (0 when absent or unreadable). */
+int etcd_parse_keepalive_answer(json_t *body, const char *text, size_t len,
+    int64_t lease, int64_t *ttl, int64_t *revision);
 int etcd_parse_create(json_t *body, bool *created, int64_t *create_revision,
     int64_t *lease);
 int etcd_parse_range(json_t *body, int64_t *revision, struct etcd_kv **kvs,

@@ -150,11 +150,11 @@ static void keepalive_done(const struct etcd_result *res, void *ud)
 {
 	struct lease *l = ud;
 	uint64_t ttl_ms = (uint64_t)l->cfg->ttl * 1000u;
-	int64_t ttl = 0;
+	int64_t ttl = 0, revision = 0;
 
 	l->keepalive_call = NULL;
-	if (res->err == 0 &&
-	    etcd_parse_keepalive_for(res->body, l->id, &ttl) == 0) {
+	if (res->err == 0 && etcd_parse_keepalive_answer(res->body, res->text,
+	    res->text_len, l->id, &ttl, &revision) == 0) {
 		if (ttl <= 0) {
 			lease_drop(l, REASON_LEASE_LOST, "etcd says the lease is gone",
 			    false);
@@ -162,8 +162,7 @@ static void keepalive_done(const struct etcd_result *res, void *ud)
 		}
 		metrics_observe_keepalive((double)(now_ms() - l->keepalive_sent) / 1000.0);
 		arm_renewal(l, l->keepalive_sent, ttl);
-		(void)etcd_parse_header_revision(json_object_get(res->body, "result"),
-		    &l->etcd_revision);
+		l->etcd_revision = revision;
 		l->events->renewal(l->ud);
 		return;
 	}
@@ -178,12 +177,14 @@ static void keepalive_done(const struct etcd_result *res, void *ud)
 static void keepalive_tick(void *ud)
 {
 	struct lease *l = ud;
+	char body[ETCD_KEEPALIVE_REQ_MAX];
 
 	if (l->id == 0 || l->keepalive_call)
 		return;
 	l->keepalive_sent = now_ms();
-	l->keepalive_call = etcd_call("/v3/lease/keepalive",
-	    etcd_req_lease_id(l->id), keepalive_done, l);
+	etcd_req_keepalive_text(l->id, body);
+	l->keepalive_call = etcd_call_text("/v3/lease/keepalive", body,
+	    keepalive_done, l);
 	if (l->keepalive_call == NULL)
 		loop_timer_arm_in(&l->keepalive_timer, KEEPALIVE_RETRY_MS);
 }
