@@ -63,7 +63,7 @@ int etcd_json_int64(json_t *obj, const char *field, int64_t *out);
 
 /* Requests. Keys and values are raw bytes; base64 is applied here. */
 json_t *etcd_req_grant(int64_t ttl);
-json_t *etcd_req_lease_id(int64_t id);   /* keepalive, revoke */
+json_t *etcd_req_lease_id(int64_t id);   /* revoke */
 /* The keepalive's body, {"ID":"N"}, as text (etcdproto_keepalive.c). */
 #define ETCD_KEEPALIVE_REQ_MAX 32
 void etcd_req_keepalive_text(int64_t lease, char out[ETCD_KEEPALIVE_REQ_MAX]);

@@ -46,8 +46,8 @@ static bool take(struct scan *s, const char *literal)
 	return true;
 }
 
-/* A JSON string of 1 to max_digits decimal digits. With at most 19, the
- * value cannot wrap. */
+/* A JSON string of 1 to max_digits decimal digits. The value is exact
+ * for at most 19; with 20 it may wrap, and is only skipped. */
 static bool take_digit_string(struct scan *s, size_t max_digits, uint64_t *value)
 {
 	uint64_t v = 0;
