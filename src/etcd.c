@@ -1,8 +1,8 @@
 /*
  * etcd.c - the etcd v3 JSON gateway client: libcurl multi transfers for
  * unary calls (with per-attempt timeout and endpoint failover). Owns the
- * endpoints and the CURLM handle the event loop polls; watch streams are
- * in etcd_watch.c.
+ * endpoints, the CURLM handle the event loop polls and the easy handles
+ * kept for reuse; watch streams are in etcd_watch.c.
  */
 #include "etcd_internal.h"
 
@@ -36,6 +36,7 @@ struct etcd_call {
 	bool waiting;           /* for a login to finish */
 	bool token_retried;     /* sent again after etcd refused its token */
 	unsigned token_generation;      /* of the token it was sent with */
+	unsigned tls_generation;        /* of its easy handle */
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
 	/* A failure found before anything was sent, reported from the loop:
@@ -81,11 +82,50 @@ int etcd_init(const struct config *cfg)
 	return 0;
 }
 
+/* ---- easy handles -------------------------------------------------------- */
+
+/* A few finished handles are kept for the next transfers: setting one up
+ * and tearing it down took more instructions than the rest of a
+ * keepalive's work on the daemon's side. A reset handle still holds the
+ * TLS sessions it made, so none made before the TLS files were read again
+ * is kept past that. */
+CURL *etcd_easy_take(unsigned *tls_generation)
+{
+	*tls_generation = C.tls_generation;
+	if (C.n_idle_easy > 0)
+		return C.idle_easy[--C.n_idle_easy];
+	return curl_easy_init();
+}
+
+void etcd_easy_give(CURL *easy, unsigned tls_generation)
+{
+	if (easy == NULL)
+		return;
+	if (tls_generation != C.tls_generation ||
+	    C.n_idle_easy == ARRAY_SIZE(C.idle_easy)) {
+		curl_easy_cleanup(easy);
+		return;
+	}
+	/* Now, not at the next take: the options point into the transfer's
+	 * buffers and headers, which are freed next. */
+	curl_easy_reset(easy);
+	C.idle_easy[C.n_idle_easy++] = easy;
+}
+
+static void easy_free_idle(void)
+{
+	while (C.n_idle_easy > 0)
+		curl_easy_cleanup(C.idle_easy[--C.n_idle_easy]);
+}
+
+/* ---- the client ------------------------------------------------------------ */
+
 static void call_free(struct etcd_call *call)
 {
 	loop_timer_disarm(&call->attempt_timer);
-	if (call->easy)
-		curl_easy_cleanup(call->easy);
+	if (call->in_multi)
+		curl_multi_remove_handle(C.multi, call->easy);
+	etcd_easy_give(call->easy, call->tls_generation);
 	etcd_transport_headers_free(call->headers);
 	free(call->path);
 	/* A login's body holds the password. */
@@ -99,11 +139,10 @@ void etcd_shutdown(void)
 	while (C.calls) {
 		struct etcd_call *call = C.calls;
 		C.calls = call->next;
-		if (call->in_multi)
-			curl_multi_remove_handle(C.multi, call->easy);
 		call_free(call);
 	}
 	etcd_watches_free_all();
+	easy_free_idle();
 	for (size_t i = 0; i < C.n_endpoints; i++)
 		free(C.endpoints[i]);
 	etcd_transport_free(&C.transport);
@@ -121,6 +160,10 @@ void etcd_reconfigure(const struct config *cfg)
 	C.timeout_ms = (long)sec_to_ms(cfg->request_timeout);
 	if (etcd_transport_reload(&C.transport, cfg, why, sizeof(why)) < 0)
 		log_err("%s: keeping the TLS files read before", why);
+	else {
+		easy_free_idle();
+		C.tls_generation++;
+	}
 	C.transport.connect_timeout_ms = C.timeout_ms;
 	etcd_login_set_password(cfg->password);
 }
@@ -212,7 +255,7 @@ static struct etcd_call *call_new(const char *path, char *body_text,
 		return NULL;
 	}
 	call = xcalloc(1, sizeof(*call));
-	call->easy = curl_easy_init();
+	call->easy = etcd_easy_take(&call->tls_generation);
 	call->path = xstrdup(path);
 	call->body_text = body_text;
 	call->cb = cb;

@@ -25,6 +25,9 @@ struct etcd_client {
 	struct etcd_transport transport;
 	struct etcd_call *calls;
 	struct etcd_watch *watches;
+	CURL *idle_easy[4];             /* finished handles, reset, for reuse */
+	size_t n_idle_easy;
+	unsigned tls_generation;        /* TLS files read again: handles go */
 
 	/* etcd_login.c */
 	char *username, *password;      /* "" when not configured */
@@ -38,6 +41,11 @@ struct etcd_client {
 extern struct etcd_client etcd_client;
 
 /* etcd.c */
+/* An easy handle for a transfer, a kept one if there is one, and the TLS
+ * generation to give it back with. */
+CURL *etcd_easy_take(unsigned *tls_generation);
+/* Done with easy, which is out of the multi handle: keep it or free it. */
+void etcd_easy_give(CURL *easy, unsigned tls_generation);
 /* Start the login request (no token; its callback runs from the loop). */
 struct etcd_call *etcd_call_login(json_t *body, etcd_done_cb cb);
 /* A login ended (err 0: a token, or none needed): start the calls that

@@ -28,6 +28,7 @@ struct queued_msg {
 
 struct etcd_watch {
 	CURL *easy;
+	unsigned tls_generation;        /* of easy */
 	char *body_text;
 	etcd_watch_msg_cb on_msg;
 	etcd_watch_end_cb on_end;
@@ -73,8 +74,7 @@ static void watch_free(struct etcd_watch *w)
 {
 	watch_drop_queue(w);
 	loop_timer_disarm(&w->created_timer);
-	if (w->easy)
-		curl_easy_cleanup(w->easy);
+	etcd_easy_give(w->easy, w->tls_generation);
 	etcd_transport_headers_free(w->headers);
 	ndjson_free(&w->framer);
 	free(w->body_text);
@@ -297,7 +297,7 @@ struct etcd_watch *etcd_watch_start(const char *prefix, size_t len,
 	if (C.multi == NULL)
 		return NULL;
 	w = xcalloc(1, sizeof(*w));
-	w->easy = curl_easy_init();
+	w->easy = etcd_easy_take(&w->tls_generation);
 	req = etcd_req_watch_prefix(prefix, len, start_revision);
 	w->body_text = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
