@@ -1,12 +1,35 @@
 /*
- * fuzz_state.c - libFuzzer entry for the state file parser and the
- * percent-encoding round trip (what kingsmootctl and --cleanup read).
+ * fuzz_state.c - libFuzzer entry for the state file parser, the
+ * percent-encoding round trip (what kingsmootctl and --cleanup read), and
+ * the hand-written formatter against the printf text it replaced, for
+ * every state the parser accepts (any double strtod gives among them).
  */
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "state.h"
+
+static int format_by_printf(const struct state *st, char *buf, size_t buflen)
+{
+	char service[3 * STATE_MAX_VALUE], node[3 * STATE_MAX_VALUE];
+	char leader[3 * STATE_MAX_VALUE];
+	int n;
+
+	if (state_encode_value(st->service, service, sizeof(service)) < 0 ||
+	    state_encode_value(st->node, node, sizeof(node)) < 0 ||
+	    state_encode_value(st->leader, leader, sizeof(leader)) < 0)
+		return -1;
+	n = snprintf(buf, buflen,
+	    "ROLE=%s\nSERVICE=%s\nNODE=%s\nLEADER=%s\nTERM=%" PRId64 "\n"
+	    "SINCE=%.3f\nVALID_UNTIL=%.3f\nPID=%ld\nREASON=%s\n",
+	    role_name(st->role), service, node, leader, st->term, st->since,
+	    st->role == ROLE_LEADER ? st->valid_until : 0.0, (long)st->pid,
+	    st->role == ROLE_NOT_MEMBER ? reason_name(st->reason) : "");
+	return n < 0 || (size_t)n >= buflen ? -1 : n;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,7 +40,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	(void)state_parse(text, &st);
+	if (state_parse(text, &st) == 0) {
+		static char got[12 * STATE_MAX_VALUE], want[12 * STATE_MAX_VALUE];
+		int n = state_format(&st, got, sizeof(got));
+		int m = format_by_printf(&st, want, sizeof(want));
+
+		if ((n < 0) != (m < 0) || (n >= 0 && (n != m || strcmp(got, want) != 0)))
+			abort();
+	}
 	if (state_encode_value(text, enc, sizeof(enc)) >= 0) {
 		int n = state_decode_value(enc, dec, sizeof(dec));
 		if (n < 0 || strcmp(dec, text) != 0)

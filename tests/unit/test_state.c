@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -436,6 +437,81 @@ static void test_format_nospace(void **state)
 	}
 }
 
+/* The text printf gave before state_format was written by hand. */
+static int format_by_printf(const struct state *st, char *buf, size_t buflen)
+{
+	char service[3 * STATE_MAX_VALUE], node[3 * STATE_MAX_VALUE];
+	char leader[3 * STATE_MAX_VALUE];
+
+	assert_true(state_encode_value(st->service, service, sizeof(service)) >= 0);
+	assert_true(state_encode_value(st->node, node, sizeof(node)) >= 0);
+	assert_true(state_encode_value(st->leader, leader, sizeof(leader)) >= 0);
+	return snprintf(buf, buflen,
+	    "ROLE=%s\nSERVICE=%s\nNODE=%s\nLEADER=%s\nTERM=%" PRId64 "\n"
+	    "SINCE=%.3f\nVALID_UNTIL=%.3f\nPID=%ld\nREASON=%s\n",
+	    role_name(st->role), service, node, leader, st->term, st->since,
+	    st->role == ROLE_LEADER ? st->valid_until : 0.0, (long)st->pid,
+	    st->role == ROLE_NOT_MEMBER ? reason_name(st->reason) : "");
+}
+
+static void assert_formats_as_printf(const struct state *st)
+{
+	char got[4096], want[4096];
+	int n = format_by_printf(st, want, sizeof(want));
+
+	assert_int_equal(state_format(st, got, sizeof(got)), n);
+	assert_string_equal(got, want);
+	/* Every buffer too short by even one byte is refused whole. */
+	assert_int_equal(state_format(st, got, (size_t)n), -ENOSPC);
+	assert_int_equal(state_format(st, got, (size_t)n / 2), -ENOSPC);
+}
+
+static void test_format_matches_printf(void **state)
+{
+	static const double times[] = {
+		0.0, 0.0004, 0.0005, 0.0015, 0.0625, 0.1875, 2.0625, 0.999, 0.9995, 1.0, 59.9999,
+		1764128000.123, 1764128007.5, 1796350966.428, 4102444800.001,
+		999999999999.0, 1e12, 1e15, 1e300, -0.0, -1.25, 1.0 / 0.0,
+	};
+	static const int64_t terms[] = {
+		0, 1, 9, 10, 1234, INT32_MAX, (int64_t)INT32_MAX + 1, INT64_MAX,
+		-1, INT64_MIN,
+	};
+	struct state st;
+
+	(void)state;
+	example_state(&st);
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		st.since = times[i];
+		st.valid_until = times[(i + 3) % (sizeof(times) / sizeof(times[0]))];
+		assert_formats_as_printf(&st);
+	}
+	for (size_t i = 0; i < sizeof(terms) / sizeof(terms[0]); i++) {
+		st.term = terms[i];
+		st.pid = (pid_t)(terms[i] & 0x7fffffff);
+		assert_formats_as_printf(&st);
+	}
+	for (int role = ROLE_NOT_MEMBER; role <= ROLE_OBSERVER; role++) {
+		st.role = (enum km_role)role;
+		st.reason = REASON_HOOK_FAILED;
+		assert_formats_as_printf(&st);
+	}
+	/* Times as the daemon makes them, on the millisecond grid and off it
+	 * by clock noise, across the years a daemon may see. */
+	st.role = ROLE_LEADER;
+	for (int i = 0; i < 200000; i++) {
+		uint64_t r = rng_next();
+		double t = (double)(r % 4102444800000ull) / 1000.0;
+
+		if (i & 1)
+			t += (double)(rng_next() % 1000000) / 1e9;
+		st.since = t;
+		st.valid_until = t + 7.5;
+		st.term = (int64_t)(rng_next() >> (rng_next() % 64));
+		assert_formats_as_printf(&st);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* state_parse                                                          */
 
@@ -825,6 +901,7 @@ int main(void)
 		cmocka_unit_test(test_format_non_leaders),
 		cmocka_unit_test(test_format_encodes_values),
 		cmocka_unit_test(test_format_nospace),
+		cmocka_unit_test(test_format_matches_printf),
 		cmocka_unit_test(test_parse_design_example),
 		cmocka_unit_test(test_parse_round_trip),
 		cmocka_unit_test(test_parse_tolerates),
