@@ -230,7 +230,7 @@ faults-etcd3.5: all etcd-3.5
 BENCH_OUT ?= .
 BENCH_ARGS ?=
 BENCH_QUICK_ARGS := --reps 10 --floor-reps 20 --paced-reps 10 --crash-reps 2 --scale 10 --scale-reps 5 \
-                    --idle-seconds 5 --many 10 --many-etcdctl 5 --many-seconds 3 \
+                    --idle-seconds 5 --idle-windows 1 --many 10 --many-etcdctl 5 --many-seconds 3 \
                     --disk-stages floor,handover
 # bare is the yardstick: the least work a candidate can do (tests/bench/bare.c).
 $(BUILD)/bench-bare: tests/bench/bare.c tests/bench/bare_state.c tests/bench/bare_state.h

@@ -48,8 +48,11 @@ def parse_args(argv):
     ap.add_argument("--crash-reps", type=int, default=10)
     ap.add_argument("--crash-ttl", type=int, default=3)
     ap.add_argument("--scale", default="10,50", help="candidates in one election")
-    ap.add_argument("--scale-reps", type=int, default=50)
-    ap.add_argument("--idle-seconds", type=float, default=60)
+    ap.add_argument("--scale-reps", type=int, default=100,
+                    help="handovers per size: at 100, p99 is not the maximum")
+    ap.add_argument("--idle-seconds", type=float, default=60, help="one idle window")
+    ap.add_argument("--idle-windows", type=int, default=3,
+                    help="idle windows in a row per kind; the median one is reported")
     ap.add_argument("--many", default="100,500", help="daemons, each its own election")
     ap.add_argument("--many-etcdctl", default="100")
     ap.add_argument("--many-seconds", type=float, default=30)
@@ -213,7 +216,8 @@ def run_pass(rec, args, pass_name, data_dir, stages, candidates_dir):
         if "idle" in stages:
             binaries = {"bare": args.bare, "bare-curl": args.bare_curl}
             res["idle"] = {k: rec.stage(label(f"idle {k}"), lambda k=k: footprint.idle(
-                etcd, k, work, binaries.get(k, args.kingsmootd), args.idle_seconds))
+                etcd, k, work, binaries.get(k, args.kingsmootd), args.idle_seconds,
+                args.idle_windows))
                 for k in ("kingsmootd", "etcdctl", "bare", "bare-curl")}
         if "many" in stages:
             res["many"] = []

@@ -49,23 +49,36 @@ def _settle(procs, seconds=1.0):
     time.sleep(seconds)
 
 
-def _idle_result(kind, members, per, msgs, calls, elapsed):
-    """A row per (role, process) of one idle window, and etcd's requests
-    per node."""
+def _median(values):
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2.0
+
+
+def _idle_result(kind, members, windows):
+    """A row per (role, process) from consecutive idle windows: the
+    median window's CPU and wake-ups (one window may catch a stray task
+    of the host's), and etcd's requests per node over all of them."""
     rows = []
+    elapsed = sum(w[3] for w in windows)
     for role, m in members:
-        d = per[m.pid]
+        cpu_pct = [100.0 * per[m.pid]["cpu_ns"] / (secs * 1e9) for per, _, _, secs in windows]
+        wakeups = [per[m.pid]["runs"] / secs for per, _, _, secs in windows]
         rows.append({"kind": kind, "role": role,
-                     "cpu_pct": 100.0 * d["cpu_ns"] / (elapsed * 1e9),
-                     "cpu_ms_per_min": d["cpu_ns"] / 1e6 / (elapsed / 60.0),
-                     "wakeups_per_s": d["runs"] / elapsed, "threads": d["threads"],
+                     "cpu_pct": _median(cpu_pct),
+                     "cpu_ms_per_min": _median(cpu_pct) / 100.0 * 60e3,
+                     "cpu_pct_windows": cpu_pct,
+                     "wakeups_per_s": _median(wakeups),
+                     "threads": windows[-1][0][m.pid]["threads"],
                      **benchlib.memory_kib(m.pid)})
+    msgs = sum(w[1] for w in windows)
+    calls = sum(w[2] for w in windows)
     return {"rows": rows, "etcd_msgs_per_min_per_node": msgs / (elapsed / 60.0) / len(members),
             "etcd_calls_per_min_per_node": calls / (elapsed / 60.0) / len(members),
-            "seconds": elapsed}
+            "seconds": windows[0][3], "windows": len(windows)}
 
 
-def _idle_bare(etcd, kind, workdir, binary, seconds, ttl):
+def _idle_bare(etcd, kind, workdir, binary, seconds, windows, ttl):
     gw = etcd.gateway()
     state = Path(workdir) / f"idle-{kind}" / "state"
     state.parent.mkdir(parents=True, exist_ok=True)
@@ -81,22 +94,23 @@ def _idle_bare(etcd, kind, workdir, binary, seconds, ttl):
             members.append((role, subprocess.Popen(argv, stdin=subprocess.DEVNULL)))
         procs = [m for _, m in members]
         _settle(procs, 2.0)
-        window = _window(gw, procs, seconds)
+        measured = [_window(gw, procs, seconds) for _ in range(windows)]
         for role, m in members:
             if m.poll() is not None:
                 raise RuntimeError(f"{kind} {role} renewer exited {m.returncode}")
-        return _idle_result(kind, members, *window)
+        return _idle_result(kind, members, measured)
     finally:
         for _, m in members:
             m.kill()
             m.wait()
 
 
-def idle(etcd, kind, workdir, binary, seconds, ttl=10, margin=2.0):
-    """One election of two idle candidates at the default TTL: a row for
-    the leader and one for the follower."""
+def idle(etcd, kind, workdir, binary, seconds, windows=1, ttl=10, margin=2.0):
+    """One election of two idle candidates at the default TTL, measured
+    over consecutive windows: a row for the leader and one for the
+    follower."""
     if kind in ("bare", "bare-curl"):
-        return _idle_bare(etcd, kind, workdir, binary, seconds, ttl)
+        return _idle_bare(etcd, kind, workdir, binary, seconds, windows, ttl)
     service = f"idle-{kind}"
     el = candidates.Election(kind, 2, etcd, workdir, service, binary=binary,
                              ttl=ttl, margin=margin).start()
@@ -104,7 +118,8 @@ def idle(etcd, kind, workdir, binary, seconds, ttl=10, margin=2.0):
         leader = el.leader()
         _settle(el.members, 2.0)
         members = [("leader" if m is leader else "follower", m) for m in el.members]
-        return _idle_result(kind, members, *_window(el.gw, el.members, seconds))
+        measured = [_window(el.gw, el.members, seconds) for _ in range(windows)]
+        return _idle_result(kind, members, measured)
     finally:
         el.stop()
 

@@ -209,8 +209,17 @@ def _pass_section(name, p):
                                  r["threads"], _f(r["cpu_pct"], 4), _f(r["cpu_ms_per_min"]),
                                  _f(r["wakeups_per_s"]), _f(d["etcd_msgs_per_min_per_node"], 1),
                                  _f(d["etcd_calls_per_min_per_node"], 1)]))
-        out += ["", f"Window: {p['idle']['kingsmootd']['seconds']:.0f} s each, one kind at a "
-                "time, so etcd's counters belong to that kind alone.", ""]
+        km_idle = p["idle"]["kingsmootd"]
+        windows = km_idle.get("windows", 1)
+        each = "; ".join(
+            f"{kind} {r['role']} " + " / ".join(f"{v:.4f}" for v in r["cpu_pct_windows"])
+            for kind in ("kingsmootd", "bare", "bare-curl") if kind in p["idle"]
+            for r in p["idle"][kind]["rows"] if "cpu_pct_windows" in r)
+        out += ["", (f"Window: {windows} in a row of {km_idle['seconds']:.0f} s per kind; CPU "
+                     "and wake-ups are the median window's, etcd's requests the mean of all. "
+                     if windows > 1 else f"Window: {km_idle['seconds']:.0f} s per kind. ") +
+                "One kind at a time, so etcd's counters belong to that kind alone." +
+                (f" CPU % of each window: {each}." if windows > 1 and each else ""), ""]
     if p.get("many"):
         out += ["### Many elections (one candidate each, idle at TTL 10)", "",
                 _row(["", "daemons", "RSS total MiB", "PSS total MiB", "RssAnon total MiB",
