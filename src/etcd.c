@@ -1,8 +1,8 @@
 /*
  * etcd.c - the etcd v3 JSON gateway client: libcurl multi transfers for
  * unary calls (with per-attempt timeout and endpoint failover). Owns the
- * endpoints, the CURLM handle the event loop polls and the easy handles
- * kept for reuse; watch streams are in etcd_watch.c.
+ * endpoints and the CURLM handle the event loop polls; watch streams are
+ * in etcd_watch.c, the easy handles kept for reuse in etcd_easy.c.
  */
 #include "etcd_internal.h"
 
@@ -82,44 +82,6 @@ int etcd_init(const struct config *cfg)
 	return 0;
 }
 
-/* ---- easy handles -------------------------------------------------------- */
-
-/* A few finished handles are kept for the next transfers: setting one up
- * and tearing it down took more instructions than the rest of a
- * keepalive's work on the daemon's side. A reset handle still holds the
- * TLS sessions it made, so none made before the TLS files were read again
- * is kept past that. */
-CURL *etcd_easy_take(unsigned *tls_generation)
-{
-	*tls_generation = C.tls_generation;
-	if (C.n_idle_easy > 0)
-		return C.idle_easy[--C.n_idle_easy];
-	return curl_easy_init();
-}
-
-void etcd_easy_give(CURL *easy, unsigned tls_generation)
-{
-	if (easy == NULL)
-		return;
-	if (tls_generation != C.tls_generation ||
-	    C.n_idle_easy == ARRAY_SIZE(C.idle_easy)) {
-		curl_easy_cleanup(easy);
-		return;
-	}
-	/* Now, not at the next take: the options point into the transfer's
-	 * buffers and headers, which are freed next. */
-	curl_easy_reset(easy);
-	C.idle_easy[C.n_idle_easy++] = easy;
-}
-
-static void easy_free_idle(void)
-{
-	while (C.n_idle_easy > 0)
-		curl_easy_cleanup(C.idle_easy[--C.n_idle_easy]);
-}
-
-/* ---- the client ------------------------------------------------------------ */
-
 static void call_free(struct etcd_call *call)
 {
 	loop_timer_disarm(&call->attempt_timer);
@@ -142,7 +104,7 @@ void etcd_shutdown(void)
 		call_free(call);
 	}
 	etcd_watches_free_all();
-	easy_free_idle();
+	etcd_easy_free_idle();
 	for (size_t i = 0; i < C.n_endpoints; i++)
 		free(C.endpoints[i]);
 	etcd_transport_free(&C.transport);
@@ -160,10 +122,8 @@ void etcd_reconfigure(const struct config *cfg)
 	C.timeout_ms = (long)sec_to_ms(cfg->request_timeout);
 	if (etcd_transport_reload(&C.transport, cfg, why, sizeof(why)) < 0)
 		log_err("%s: keeping the TLS files read before", why);
-	else {
-		easy_free_idle();
-		C.tls_generation++;
-	}
+	else
+		etcd_easy_tls_reloaded();
 	C.transport.connect_timeout_ms = C.timeout_ms;
 	etcd_login_set_password(cfg->password);
 }

@@ -1,8 +1,8 @@
 /*
  * etcd_internal.h - shared by the files of the daemon's etcd client only:
  * etcd.c (the client, its endpoints and unary calls), etcd_watch.c (watch
- * streams) and etcd_login.c (logging in). The rest of the program sees
- * etcd.h.
+ * streams), etcd_easy.c (the easy handles kept for reuse) and etcd_login.c
+ * (logging in). The rest of the program sees etcd.h.
  */
 #ifndef KM_ETCD_INTERNAL_H
 #define KM_ETCD_INTERNAL_H
@@ -40,12 +40,17 @@ struct etcd_client {
 
 extern struct etcd_client etcd_client;
 
-/* etcd.c */
+/* etcd_easy.c */
 /* An easy handle for a transfer, a kept one if there is one, and the TLS
  * generation to give it back with. */
 CURL *etcd_easy_take(unsigned *tls_generation);
 /* Done with easy, which is out of the multi handle: keep it or free it. */
 void etcd_easy_give(CURL *easy, unsigned tls_generation);
+void etcd_easy_free_idle(void);
+/* The TLS files were read again: no handle from before is kept. */
+void etcd_easy_tls_reloaded(void);
+
+/* etcd.c */
 /* Start the login request (no token; its callback runs from the loop). */
 struct etcd_call *etcd_call_login(json_t *body, etcd_done_cb cb);
 /* A login ended (err 0: a token, or none needed): start the calls that
