@@ -227,19 +227,26 @@ def memory_kib(pid):
             "pss": int(m.group(1)) if m else 0}
 
 
-def sched_totals(pid):
-    """CPU ns and times scheduled in, summed over all threads (schedstat)."""
-    cpu = runs = 0
+def sched_totals(pid, wakeups=False):
+    """CPU ns and times scheduled in (schedstat), summed over all threads,
+    and with wakeups the wake-ups too. A wake-up is a voluntary context
+    switch: the thread slept (poll, a futex, a read) and was woken. Being
+    scheduled in again after a preemption is none."""
+    cpu = runs = woken = 0
     threads = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             fields = (task / "schedstat").read_text().split()
+            status = (task / "status").read_text() if wakeups else ""
         except OSError:
             continue
         cpu += int(fields[0])
         runs += int(fields[2])
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                woken += int(line.split()[1])
         threads += 1
-    return {"cpu_ns": cpu, "runs": runs, "threads": threads}
+    return {"cpu_ns": cpu, "runs": runs, "wakeups": woken, "threads": threads}
 
 
 # --------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 requests, for one election of two candidates (leader and follower) and for
 many elections of one candidate each.
 
-CPU and wake-ups come from /proc/PID/task/*/schedstat (CPU ns and times
-scheduled in, all threads), memory from /proc/PID/status (VmRSS, RssAnon)
+CPU comes from /proc/PID/task/*/schedstat (all threads), wake-ups from
+the voluntary context switches in /proc/PID/task/*/status (a thread that
+slept and was woken; a preemption is no wake-up), memory from
+/proc/PID/status (VmRSS, RssAnon)
 and /proc/PID/smaps_rollup (Pss); etcd requests are the change of etcd's
 grpc_server_msg_received_total, so a keepalive on a long-lived stream
 (etcdctl) counts as much as one POST through the gateway (kingsmootd).
@@ -24,11 +26,12 @@ import candidates
 
 
 def _snapshot(procs):
-    return {p.pid: benchlib.sched_totals(p.pid) for p in procs}
+    return {p.pid: benchlib.sched_totals(p.pid, wakeups=True) for p in procs}
 
 
 def _window(gw, procs, seconds):
-    """(per-process CPU ns, runs over the window, etcd messages, seconds)."""
+    """(per-process CPU ns and wake-ups over the window, etcd messages,
+    etcd calls, seconds)."""
     before = _snapshot(procs)
     counters0 = gw.request_counters()
     t0 = time.monotonic()
@@ -39,7 +42,7 @@ def _window(gw, procs, seconds):
     msgs = counters1["grpc_server_msg_received_total"] - counters0["grpc_server_msg_received_total"]
     calls = counters1["grpc_server_handled_total"] - counters0["grpc_server_handled_total"]
     per = {pid: {"cpu_ns": after[pid]["cpu_ns"] - before[pid]["cpu_ns"],
-                 "runs": after[pid]["runs"] - before[pid]["runs"],
+                 "wakeups": after[pid]["wakeups"] - before[pid]["wakeups"],
                  "threads": after[pid]["threads"]} for pid in after}
     return per, msgs, calls, elapsed
 
@@ -63,7 +66,7 @@ def _idle_result(kind, members, windows):
     elapsed = sum(w[3] for w in windows)
     for role, m in members:
         cpu_pct = [100.0 * per[m.pid]["cpu_ns"] / (secs * 1e9) for per, _, _, secs in windows]
-        wakeups = [per[m.pid]["runs"] / secs for per, _, _, secs in windows]
+        wakeups = [per[m.pid]["wakeups"] / secs for per, _, _, secs in windows]
         rows.append({"kind": kind, "role": role,
                      "cpu_pct": _median(cpu_pct),
                      "cpu_ms_per_min": _median(cpu_pct) / 100.0 * 60e3,
@@ -160,7 +163,7 @@ def many(etcd, kind, count, workdir, binary, seconds, ttl=10, margin=2.0, batch=
                 "pss_total_kib": sum(m["pss"] for m in mem),
                 "rss_anon_total_kib": sum(m["rss_anon"] for m in mem),
                 "cpu_pct_total": 100.0 * cpu_ns / (elapsed * 1e9),
-                "wakeups_per_s_total": sum(d["runs"] for d in per.values()) / elapsed,
+                "wakeups_per_s_total": sum(d["wakeups"] for d in per.values()) / elapsed,
                 "etcd_msgs_per_s": msgs / elapsed, "etcd_calls_per_s": calls / elapsed}
     finally:
         for p in procs:

@@ -116,9 +116,20 @@ def targets(p):
             if kind in idle:
                 rows.append(_idle_limit_row(kind, what, idle[kind]["rows"], km_rows))
         wake = max(r["wakeups_per_s"] for r in km_rows)
-        rows.append(("no wake-ups beyond renewals, watchdog, health checks",
-                     f"{wake:.2f} wake-ups/s against 0.30 renewals/s (TTL 10 / 3); "
-                     f"{wake / 0.3:.1f} per renewal", "see idle table"))
+        measured = (f"{wake:.2f} wake-ups/s against 0.30 renewals/s (TTL 10 / 3); "
+                    f"{wake / 0.3:.1f} per renewal")
+        if "bare" in idle:
+            # A bare renewer wakes for its timer and for etcd's answer, no
+            # more: what the scheduler counts for that is the yardstick.
+            bare_wake = max(r["wakeups_per_s"] for r in idle["bare"]["rows"])
+            rows.append(("no wake-ups beyond renewals, watchdog, health checks "
+                         "(within 10 % of the bare renewers', which wake only for "
+                         "the renewal's timer and answer)",
+                         f"{measured}; bare {bare_wake:.2f}/s",
+                         _verdict(wake <= 1.1 * bare_wake)))
+        else:
+            rows.append(("no wake-ups beyond renewals, watchdog, health checks",
+                         measured, "see idle table"))
     sc = p.get("scale", {})
     big = sc.get(50) or sc.get("50")
     if ho and big:
@@ -374,7 +385,9 @@ def write(results, work, out_dir):
               "- Per-candidate CPU per handover: the change of every remaining candidate's "
               "schedstat from the signal until the restarted candidate is back and quiet.",
               "- Footprint: VmRSS and RssAnon from /proc/PID/status, Pss from smaps_rollup, "
-              "CPU ns and times scheduled in from /proc/PID/task/*/schedstat (all threads), "
+              "CPU ns from /proc/PID/task/*/schedstat and wake-ups from the voluntary context "
+              "switches in /proc/PID/task/*/status (all threads; a thread that slept and was "
+              "woken, where being scheduled in again after a preemption is no wake-up), "
               "etcd messages and calls from the changes of grpc_server_msg_received_total and "
               "grpc_server_handled_total on etcd's /metrics. Many elections: the window opens "
               "one TTL and 3 s after the last daemon leads. Each daemon started before "
