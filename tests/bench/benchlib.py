@@ -228,11 +228,11 @@ def memory_kib(pid):
 
 
 def sched_totals(pid, wakeups=False):
-    """CPU ns and times scheduled in (schedstat), summed over all threads,
-    and with wakeups the wake-ups too. A wake-up is a voluntary context
+    """CPU ns (schedstat), summed over all threads, and with wakeups the
+    wake-ups too. A wake-up is a voluntary context
     switch: the thread slept (poll, a futex, a read) and was woken. Being
     scheduled in again after a preemption is none."""
-    cpu = runs = woken = 0
+    cpu = woken = 0
     threads = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -241,12 +241,11 @@ def sched_totals(pid, wakeups=False):
         except OSError:
             continue
         cpu += int(fields[0])
-        runs += int(fields[2])
         for line in status.splitlines():
             if line.startswith("voluntary_ctxt_switches:"):
                 woken += int(line.split()[1])
         threads += 1
-    return {"cpu_ns": cpu, "runs": runs, "wakeups": woken, "threads": threads}
+    return {"cpu_ns": cpu, "wakeups": woken, "threads": threads}
 
 
 # --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ The bare-curl kind (bare_curl.c) is the same pair on libcurl's multi
 interface, kingsmootd's transport: what a renewer on libcurl cannot avoid.
 """
 
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -52,12 +53,6 @@ def _settle(procs, seconds=1.0):
     time.sleep(seconds)
 
 
-def _median(values):
-    s = sorted(values)
-    mid = len(s) // 2
-    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2.0
-
-
 def _idle_result(kind, members, windows):
     """A row per (role, process) from consecutive idle windows: the
     median window's CPU and wake-ups (one window may catch a stray task
@@ -67,11 +62,12 @@ def _idle_result(kind, members, windows):
     for role, m in members:
         cpu_pct = [100.0 * per[m.pid]["cpu_ns"] / (secs * 1e9) for per, _, _, secs in windows]
         wakeups = [per[m.pid]["wakeups"] / secs for per, _, _, secs in windows]
+        median = statistics.median(cpu_pct)
         rows.append({"kind": kind, "role": role,
-                     "cpu_pct": _median(cpu_pct),
-                     "cpu_ms_per_min": _median(cpu_pct) / 100.0 * 60e3,
+                     "cpu_pct": median,
+                     "cpu_ms_per_min": median / 100.0 * 60e3,
                      "cpu_pct_windows": cpu_pct,
-                     "wakeups_per_s": _median(wakeups),
+                     "wakeups_per_s": statistics.median(wakeups),
                      "threads": windows[-1][0][m.pid]["threads"],
                      **benchlib.memory_kib(m.pid)})
     msgs = sum(w[1] for w in windows)

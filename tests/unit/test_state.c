@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "state.h"
+#include "state_printf.h"
 #include "util.h"
 
 static char dir[64];
@@ -435,23 +436,6 @@ static void test_format_nospace(void **state)
 		assert_string_equal(back.service, st.service);
 		assert_string_equal(back.leader, st.leader);
 	}
-}
-
-/* The text printf gave before state_format was written by hand. */
-static int format_by_printf(const struct state *st, char *buf, size_t buflen)
-{
-	char service[3 * STATE_MAX_VALUE], node[3 * STATE_MAX_VALUE];
-	char leader[3 * STATE_MAX_VALUE];
-
-	assert_true(state_encode_value(st->service, service, sizeof(service)) >= 0);
-	assert_true(state_encode_value(st->node, node, sizeof(node)) >= 0);
-	assert_true(state_encode_value(st->leader, leader, sizeof(leader)) >= 0);
-	return snprintf(buf, buflen,
-	    "ROLE=%s\nSERVICE=%s\nNODE=%s\nLEADER=%s\nTERM=%" PRId64 "\n"
-	    "SINCE=%.3f\nVALID_UNTIL=%.3f\nPID=%ld\nREASON=%s\n",
-	    role_name(st->role), service, node, leader, st->term, st->since,
-	    st->role == ROLE_LEADER ? st->valid_until : 0.0, (long)st->pid,
-	    st->role == ROLE_NOT_MEMBER ? reason_name(st->reason) : "");
 }
 
 static void assert_formats_as_printf(const struct state *st)
