@@ -19,9 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "util.h"
+
+#define STATE_FILE_MODE 0644
 
 static const char *const role_names[] = {
 	[ROLE_NOT_MEMBER] = "not_member",
@@ -344,10 +348,20 @@ int state_write(const char *path, const struct state *st)
 	return state_write_by(path, st, 0);
 }
 
+/* tmpfs and ramfs have nothing to flush: fsync there is a no-op. */
+static bool needs_fsync(int fd)
+{
+	struct statfs fs;
+
+	return fstatfs(fd, &fs) < 0 ||
+	    (fs.f_type != TMPFS_MAGIC && fs.f_type != RAMFS_MAGIC);
+}
+
 int state_write_by(const char *path, const struct state *st, uint64_t deadline_ms)
 {
 	char text[12 * STATE_MAX_VALUE], tmp[PATH_MAX], dir[PATH_MAX];
 	int fd, dfd, r, len;
+	bool durable;
 
 	len = state_format(st, text, sizeof(text));
 	if (len < 0)
@@ -356,18 +370,22 @@ int state_write_by(const char *path, const struct state *st, uint64_t deadline_m
 	    (int)sizeof(tmp) || snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    STATE_FILE_MODE);
 	if (fd < 0)
 		return -errno;
 	/* fchmod: the umask must not make the file unreadable to services. */
-	if (fchmod(fd, 0644) < 0) {
+	if (fchmod(fd, STATE_FILE_MODE) < 0) {
 		r = -errno;
 		goto fail;
 	}
 	r = write_all(fd, text, (size_t)len);
 	if (r < 0)
 		goto fail;
-	if (fsync(fd) < 0) {
+	/* The leader rewrites the file on every renewal, so what a write
+	 * costs on /run's tmpfs is most of an idle leader's CPU. */
+	durable = needs_fsync(fd);
+	if (durable && fsync(fd) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -386,10 +404,12 @@ int state_write_by(const char *path, const struct state *st, uint64_t deadline_m
 		r = -errno;
 		goto fail;
 	}
+	if (!durable)
+		return 0;
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		/* The rename is what readers see; a failed directory fsync only
-		 * weakens durability across a crash, which /run does not have. */
+		 * weakens durability across a crash. */
 		(void)fsync(dfd);
 		close(dfd);
 	}

@@ -51,7 +51,8 @@ struct state {
 };
 
 /* Write atomically: temp file in the same directory, fsync, rename,
- * fsync the directory. Mode 0644. Return 0 or -errno. */
+ * fsync the directory (both fsyncs skipped on tmpfs and ramfs, where they
+ * do nothing). Mode 0644. Return 0 or -errno. */
 int state_write(const char *path, const struct state *st);
 
 /* The same, for a claim that holds only until deadline_ms (CLOCK_BOOTTIME

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <cmocka.h>
 
@@ -700,6 +702,40 @@ static void test_write_mode_content_no_temp(void **state)
 	unlink(path);
 }
 
+/*
+ * On tmpfs the writer skips both fsyncs; the file must come out the same:
+ * content, mode under a hostile umask, and no temporary file left.
+ */
+static void test_write_on_tmpfs(void **state)
+{
+	char shm[] = "/dev/shm/km-test-state-XXXXXX";
+	char path[PATH_MAX], text[4096], names[1024];
+	struct state st;
+	struct statfs fs;
+	struct stat sb;
+	mode_t old;
+
+	(void)state;
+	if (statfs("/dev/shm", &fs) < 0 || fs.f_type != TMPFS_MAGIC)
+		skip();
+	assert_non_null(mkdtemp(shm));
+	snprintf(path, sizeof(path), "%s/state", shm);
+	example_state(&st);
+	for (int i = 0; i < 3; i++) {
+		old = umask(0777);
+		assert_int_equal(state_write(path, &st), 0);
+		umask(old);
+	}
+	read_whole(path, text, sizeof(text));
+	assert_string_equal(text, design_example);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+	list_dir(shm, names, sizeof(names));
+	assert_string_equal(names, "state");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(shm), 0);
+}
+
 static void test_write_replaces_file_mode(void **state)
 {
 	char path[PATH_MAX];
@@ -892,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_parse_long_values),
 		cmocka_unit_test(test_write_mode_content_no_temp),
+		cmocka_unit_test(test_write_on_tmpfs),
 		cmocka_unit_test(test_write_replaces_file_mode),
 		cmocka_unit_test(test_write_symlink_is_replaced_not_followed),
 		cmocka_unit_test(test_write_by_a_passed_deadline_replaces_nothing),
