@@ -109,7 +109,7 @@ unit: $(UNIT_BINS)
 # target's seeds and regression inputs, then fuzzes FUZZ_SMOKE_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
-FUZZ_TARGETS := fuzz_etcd fuzz_keepalive fuzz_state fuzz_config fuzz_ndjson
+FUZZ_TARGETS := fuzz_etcd fuzz_keepalive fuzz_watch fuzz_state fuzz_config fuzz_ndjson
 FUZZ_BINS := $(FUZZ_TARGETS:%=build-fuzz/%)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN)

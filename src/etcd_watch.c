@@ -110,6 +110,8 @@ static int watch_line(const char *line, size_t len, void *ud)
 	json_t *root;
 	int r;
 
+	if (etcd_scan_watch_msg(line, len, &msg))
+		goto parsed;
 	root = etcd_json_loadb(line, len, &jerr);
 	if (root == NULL) {
 		w->parse_error = -EPROTO;
@@ -135,6 +137,7 @@ static int watch_line(const char *line, size_t len, void *ud)
 		    "malformed watch message");
 		return r;
 	}
+parsed:
 	if (msg.created && msg.canceled) {
 		struct etcd_error e;
 

@@ -93,6 +93,10 @@ int etcd_parse_create(json_t *body, bool *created, int64_t *create_revision,
 int etcd_parse_range(json_t *body, int64_t *revision, struct etcd_kv **kvs,
     size_t *n_kvs);
 int etcd_parse_watch_msg(json_t *msg, struct etcd_watch_msg *out);
+/* The same from the text of one message, when it has the form etcd writes
+ * for events (etcdproto_watch.c); false, with *out cleared, for anything
+ * else, which etcd_parse_watch_msg() must then decide. */
+bool etcd_scan_watch_msg(const char *text, size_t len, struct etcd_watch_msg *out);
 
 /*
  * Authentication (etcdproto_auth.c, as are the error tests below). The

@@ -89,7 +89,12 @@ static int b64_value(char c)
 
 long b64_decode(const char *text, char **out)
 {
-	size_t len = strlen(text), i, o = 0;
+	return b64_decode_len(text, strlen(text), out);
+}
+
+long b64_decode_len(const char *text, size_t len, char **out)
+{
+	size_t i, o = 0;
 	unsigned char *buf;
 
 	*out = NULL;

@@ -21,6 +21,8 @@ double boottime_to_unix(uint64_t boottime_ms);
 char *b64_encode(const void *data, size_t len);
 /* Return length decoded into *out (malloc'd, NUL-terminated), or -EINVAL. */
 long b64_decode(const char *text, char **out);
+/* The same for len bytes of text, which need not end in NUL. */
+long b64_decode_len(const char *text, size_t len, char **out);
 
 /* Parse a decimal int64 that must fill the whole string. */
 int parse_int64(const char *s, int64_t *out);
