@@ -101,17 +101,14 @@ static void watch_end(struct etcd_watch *w, int err, const char *why)
 		w->on_end(err, why, w->ud);
 }
 
-static int watch_line(const char *line, size_t len, void *ud)
+/* A message in any form the scan does not take, through a jansson tree. */
+static int watch_msg_from_tree(struct etcd_watch *w, const char *line, size_t len,
+    struct etcd_watch_msg *msg)
 {
-	struct etcd_watch *w = ud;
-	struct etcd_watch_msg msg;
-	struct queued_msg *q;
 	json_error_t jerr;
 	json_t *root;
 	int r;
 
-	if (etcd_scan_watch_msg(line, len, &msg))
-		goto parsed;
 	root = etcd_json_loadb(line, len, &jerr);
 	if (root == NULL) {
 		w->parse_error = -EPROTO;
@@ -129,15 +126,28 @@ static int watch_line(const char *line, size_t len, void *ud)
 		json_decref(root);
 		return -EREMOTEIO;
 	}
-	r = etcd_parse_watch_msg(root, &msg);
+	r = etcd_parse_watch_msg(root, msg);
 	json_decref(root);
 	if (r < 0) {
 		w->parse_error = r;
 		snprintf(w->stream_error, sizeof(w->stream_error),
 		    "malformed watch message");
-		return r;
 	}
-parsed:
+	return r;
+}
+
+static int watch_line(const char *line, size_t len, void *ud)
+{
+	struct etcd_watch *w = ud;
+	struct etcd_watch_msg msg;
+	struct queued_msg *q;
+	int r;
+
+	if (!etcd_scan_watch_msg(line, len, &msg)) {
+		r = watch_msg_from_tree(w, line, len, &msg);
+		if (r < 0)
+			return r;
+	}
 	if (msg.created && msg.canceled) {
 		struct etcd_error e;
 

@@ -27,15 +27,6 @@
  * one or two. Beyond this the tree is fast enough. */
 #define SCAN_EVENTS_MAX 64
 
-enum kv_field {
-	KV_KEY = 1 << 0,
-	KV_VALUE = 1 << 1,
-	KV_CREATE_REVISION = 1 << 2,
-	KV_MOD_REVISION = 1 << 3,
-	KV_VERSION = 1 << 4,
-	KV_LEASE = 1 << 5,
-};
-
 static bool scan_bytes(struct scan *s, char **out, size_t *len)
 {
 	const char *text;
@@ -51,50 +42,41 @@ static bool scan_bytes(struct scan *s, char **out, size_t *len)
 	return true;
 }
 
+/* One "name":value of a kv; *seen has a bit per field, so that a
+ * duplicate goes to the tree, which keeps the last. */
 static bool scan_kv_field(struct scan *s, struct etcd_kv *kv, unsigned *seen)
 {
-	static const struct {
+	const struct {
 		const char *name;
-		enum kv_field field;
-		size_t offset;
-	} numbers[] = {
-		{ "\"create_revision\":", KV_CREATE_REVISION,
-		    offsetof(struct etcd_kv, create_revision) },
-		{ "\"mod_revision\":", KV_MOD_REVISION,
-		    offsetof(struct etcd_kv, mod_revision) },
-		{ "\"version\":", KV_VERSION, offsetof(struct etcd_kv, version) },
-		{ "\"lease\":", KV_LEASE, offsetof(struct etcd_kv, lease) },
+		char **bytes;
+		size_t *len;
+		int64_t *number;
+	} fields[] = {
+		{ "\"key\":", &kv->key, &kv->key_len, NULL },
+		{ "\"value\":", &kv->value, &kv->value_len, NULL },
+		{ "\"create_revision\":", NULL, NULL, &kv->create_revision },
+		{ "\"mod_revision\":", NULL, NULL, &kv->mod_revision },
+		{ "\"version\":", NULL, NULL, &kv->version },
+		{ "\"lease\":", NULL, NULL, &kv->lease },
 	};
 
-	if (scan_take(s, "\"key\":")) {
-		if (*seen & KV_KEY)
-			return false;
-		*seen |= KV_KEY;
-		return scan_bytes(s, &kv->key, &kv->key_len);
-	}
-	if (scan_take(s, "\"value\":")) {
-		if (*seen & KV_VALUE)
-			return false;
-		*seen |= KV_VALUE;
-		return scan_bytes(s, &kv->value, &kv->value_len);
-	}
-	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
-		if (!scan_take(s, numbers[i].name))
+	for (unsigned i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (!scan_take(s, fields[i].name))
 			continue;
-		if (*seen & numbers[i].field)
+		if (*seen & (1u << i))
 			return false;
-		*seen |= numbers[i].field;
-		return scan_int64_string(s,
-		    (int64_t *)((char *)kv + numbers[i].offset));
+		*seen |= 1u << i;
+		return fields[i].number ? scan_int64_string(s, fields[i].number) :
+		    scan_bytes(s, fields[i].bytes, fields[i].len);
 	}
 	return false;
 }
 
+/* kv comes zeroed, and on a "no" the caller frees what it holds. */
 static bool scan_kv(struct scan *s, struct etcd_kv *kv)
 {
 	unsigned seen = 0;
 
-	memset(kv, 0, sizeof(*kv));
 	if (!scan_take(s, "{"))
 		return false;
 	do {

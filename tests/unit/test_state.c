@@ -648,9 +648,23 @@ static void test_parse_long_values(void **state)
 /* ------------------------------------------------------------------ */
 /* state_write / state_read                                             */
 
+/* path, alone in directory, holds want with mode 0644. */
+static void assert_published(const char *directory, const char *path, const char *want)
+{
+	char text[4096], names[1024];
+	struct stat sb;
+
+	read_whole(path, text, sizeof(text));
+	assert_string_equal(text, want);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+	list_dir(directory, names, sizeof(names));
+	assert_string_equal(names, "state");
+}
+
 static void test_write_mode_content_no_temp(void **state)
 {
-	char path[PATH_MAX], text[4096], want[4096], names[1024];
+	char path[PATH_MAX], want[4096], names[1024];
 	struct state st, back;
 	struct stat sb;
 	mode_t old;
@@ -664,11 +678,7 @@ static void test_write_mode_content_no_temp(void **state)
 
 	assert_int_equal(stat(path, &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
-	assert_int_equal(sb.st_mode & 07777, 0644);
-	read_whole(path, text, sizeof(text));
-	assert_string_equal(text, design_example);
-	list_dir(dir, names, sizeof(names));
-	assert_string_equal(names, "state");
+	assert_published(dir, path, design_example);
 
 	/* Overwrite with another role; umask 0777 this time. */
 	st.role = ROLE_FOLLOWER;
@@ -678,12 +688,7 @@ static void test_write_mode_content_no_temp(void **state)
 	old = umask(0777);
 	assert_int_equal(state_write(path, &st), 0);
 	umask(old);
-	read_whole(path, text, sizeof(text));
-	assert_string_equal(text, want);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0644);
-	list_dir(dir, names, sizeof(names));
-	assert_string_equal(names, "state");
+	assert_published(dir, path, want);
 
 	/* state_read gives it back. */
 	assert_int_equal(state_read(path, &back), 0);
@@ -709,10 +714,9 @@ static void test_write_mode_content_no_temp(void **state)
 static void test_write_on_tmpfs(void **state)
 {
 	char shm[] = "/dev/shm/km-test-state-XXXXXX";
-	char path[PATH_MAX], text[4096], names[1024];
+	char path[PATH_MAX];
 	struct state st;
 	struct statfs fs;
-	struct stat sb;
 	mode_t old;
 
 	(void)state;
@@ -726,12 +730,7 @@ static void test_write_on_tmpfs(void **state)
 		assert_int_equal(state_write(path, &st), 0);
 		umask(old);
 	}
-	read_whole(path, text, sizeof(text));
-	assert_string_equal(text, design_example);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0644);
-	list_dir(shm, names, sizeof(names));
-	assert_string_equal(names, "state");
+	assert_published(shm, path, design_example);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(shm), 0);
 }
