@@ -36,7 +36,7 @@ struct etcd_call {
 	bool waiting;           /* for a login to finish */
 	bool token_retried;     /* sent again after etcd refused its token */
 	unsigned token_generation;      /* of the token it was sent with */
-	unsigned tls_generation;        /* of its easy handle */
+	unsigned transport_generation;  /* of its easy handle */
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
 	/* A failure found before anything was sent, reported from the loop:
@@ -87,7 +87,7 @@ static void call_free(struct etcd_call *call)
 	loop_timer_disarm(&call->attempt_timer);
 	if (call->in_multi)
 		curl_multi_remove_handle(C.multi, call->easy);
-	etcd_easy_give(call->easy, call->tls_generation);
+	etcd_easy_give(call->easy, call->transport_generation);
 	etcd_transport_headers_free(call->headers);
 	free(call->path);
 	/* A login's body holds the password. */
@@ -104,7 +104,7 @@ void etcd_shutdown(void)
 		call_free(call);
 	}
 	etcd_watches_free_all();
-	etcd_easy_free_idle();
+	etcd_easy_free_all();
 	for (size_t i = 0; i < C.n_endpoints; i++)
 		free(C.endpoints[i]);
 	etcd_transport_free(&C.transport);
@@ -122,9 +122,8 @@ void etcd_reconfigure(const struct config *cfg)
 	C.timeout_ms = (long)sec_to_ms(cfg->request_timeout);
 	if (etcd_transport_reload(&C.transport, cfg, why, sizeof(why)) < 0)
 		log_err("%s: keeping the TLS files read before", why);
-	else
-		etcd_easy_tls_reloaded();
 	C.transport.connect_timeout_ms = C.timeout_ms;
+	etcd_easy_transport_changed();
 	etcd_login_set_password(cfg->password);
 }
 
@@ -168,6 +167,11 @@ static size_t call_write(char *data, size_t size, size_t nmemb, void *ud)
 static int call_start_attempt(struct etcd_call *call)
 {
 	char url[1100];
+	struct etcd_transfer transfer = {
+		.url = url, .errbuf = call->errbuf, .timeout_ms = C.timeout_ms,
+		.body = call->body_text, .write = call_write, .write_data = call,
+		.private_data = call,
+	};
 
 	call->endpoint = C.current;
 	call->resp_len = 0;
@@ -176,18 +180,11 @@ static int call_start_attempt(struct etcd_call *call)
 	(void)etcd_transport_url(url, sizeof(url), C.endpoints[call->endpoint],
 	    call->path);
 	etcd_transport_headers_free(call->headers);
-	call->headers = etcd_transport_headers(call->is_login ? NULL :
-	    etcd_login_token(&call->token_generation));
-	if (call->headers == NULL)
+	transfer.headers = etcd_easy_headers(call->is_login ? NULL :
+	    etcd_login_token(&call->token_generation), &call->headers);
+	if (transfer.headers == NULL)
 		return -ENOMEM;
-	etcd_transport_setopt(call->easy, url, &C.transport, call->headers,
-	    call->errbuf);
-	curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, C.timeout_ms);
-	curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body_text);
-	curl_easy_setopt(call->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body_text));
-	curl_easy_setopt(call->easy, CURLOPT_WRITEFUNCTION, call_write);
-	curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call);
-	curl_easy_setopt(call->easy, CURLOPT_PRIVATE, call);
+	etcd_easy_prepare(call->easy, &transfer);
 	call->attempt++;
 	if (curl_multi_add_handle(C.multi, call->easy) != CURLM_OK)
 		return -EIO;
@@ -215,7 +212,7 @@ static struct etcd_call *call_new(const char *path, char *body_text,
 		return NULL;
 	}
 	call = xcalloc(1, sizeof(*call));
-	call->easy = etcd_easy_take(&call->tls_generation);
+	call->easy = etcd_easy_take(&call->transport_generation);
 	call->path = xstrdup(path);
 	call->body_text = body_text;
 	call->cb = cb;

@@ -25,9 +25,10 @@ struct etcd_client {
 	struct etcd_transport transport;
 	struct etcd_call *calls;
 	struct etcd_watch *watches;
-	CURL *idle_easy[4];             /* finished handles, reset, for reuse */
+	CURL *idle_easy[4];             /* finished handles, for reuse */
 	size_t n_idle_easy;
-	unsigned tls_generation;        /* TLS files read again: handles go */
+	unsigned transport_generation;  /* settings changed: handles go */
+	struct curl_slist *plain_headers;       /* of requests without a token */
 
 	/* etcd_login.c */
 	char *username, *password;      /* "" when not configured */
@@ -41,14 +42,34 @@ struct etcd_client {
 extern struct etcd_client etcd_client;
 
 /* etcd_easy.c */
-/* An easy handle for a transfer, a kept one if there is one, and the TLS
- * generation to give it back with. */
-CURL *etcd_easy_take(unsigned *tls_generation);
+/* What one transfer sets on its handle; all of it, every time. */
+struct etcd_transfer {
+	const char *url;
+	struct curl_slist *headers;
+	char *errbuf;                   /* CURL_ERROR_SIZE, or NULL */
+	long timeout_ms;                /* 0: none, for a stream */
+	const char *body;
+	curl_write_callback write;
+	void *write_data;
+	void *private_data;
+};
+/* An easy handle with the transport's settings on it, a kept one if there
+ * is one, and the generation to give it back with. */
+CURL *etcd_easy_take(unsigned *transport_generation);
 /* Done with easy, which is out of the multi handle: keep it or free it. */
-void etcd_easy_give(CURL *easy, unsigned tls_generation);
+void etcd_easy_give(CURL *easy, unsigned transport_generation);
+/* Set every option of one transfer; t's pointers must outlive it. */
+void etcd_easy_prepare(CURL *easy, const struct etcd_transfer *t);
+/* The header lines for a request with token (or none): *owned is what
+ * the caller must free with etcd_transport_headers_free(), NULL when the
+ * lines are the shared ones. NULL when out of memory. */
+struct curl_slist *etcd_easy_headers(const char *token, struct curl_slist **owned);
 void etcd_easy_free_idle(void);
-/* The TLS files were read again: no handle from before is kept. */
-void etcd_easy_tls_reloaded(void);
+/* The kept handles and the shared header lines. */
+void etcd_easy_free_all(void);
+/* The TLS files were read again or a timeout changed: no handle from
+ * before is kept. */
+void etcd_easy_transport_changed(void);
 
 /* etcd.c */
 /* Start the login request (no token; its callback runs from the loop). */

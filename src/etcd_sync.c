@@ -77,7 +77,8 @@ static int post(struct etcd_sync *s, const char *endpoint, const char *path,
 	}
 	/* Endpoints are at most 512 bytes (config_endpoint.c): it fits. */
 	(void)etcd_transport_url(url, sizeof(url), endpoint, path);
-	etcd_transport_setopt(easy, url, &s->transport, headers, errbuf);
+	etcd_transport_setopt(easy, &s->transport);
+	etcd_transport_set_request(easy, url, headers, errbuf);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
 	    (long)sec_to_ms(s->cfg->request_timeout));

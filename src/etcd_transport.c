@@ -168,11 +168,18 @@ static void set_blob(CURL *easy, CURLoption option, const struct etcd_tls_file *
 	curl_easy_setopt(easy, option, &blob);
 }
 
-void etcd_transport_setopt(CURL *easy, const char *url,
-    const struct etcd_transport *t, struct curl_slist *headers, char *errbuf)
+void etcd_transport_set_request(CURL *easy, const char *url,
+    struct curl_slist *headers, char *errbuf)
 {
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	if (errbuf)
+		errbuf[0] = '\0';
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+}
+
+void etcd_transport_setopt(CURL *easy, const struct etcd_transport *t)
+{
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	/* etcd is never reached through a proxy from the environment. */
 	curl_easy_setopt(easy, CURLOPT_PROXY, "");
@@ -181,10 +188,6 @@ void etcd_transport_setopt(CURL *easy, const char *url,
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 2L);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 1L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
-	if (errbuf) {
-		errbuf[0] = '\0';
-		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-	}
 	/* libcurl's defaults, stated so that nothing ever turns them off. */
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);

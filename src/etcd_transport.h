@@ -47,11 +47,15 @@ struct curl_slist *etcd_transport_headers(const char *token);
 /* Free them, wiping the token. */
 void etcd_transport_headers_free(struct curl_slist *headers);
 
-/* Set what every request carries; the caller adds the body and timeouts.
+/* Set what every request on easy shares: protocols, no proxy, TCP
+ * keepalive, connect timeout and TLS. A handle keeps them from one
+ * transfer to the next. */
+void etcd_transport_setopt(CURL *easy, const struct etcd_transport *t);
+/* Set what one request carries; the caller adds the body and timeouts.
  * headers and errbuf (CURL_ERROR_SIZE, or NULL) must outlive the
  * transfer. */
-void etcd_transport_setopt(CURL *easy, const char *url,
-    const struct etcd_transport *t, struct curl_slist *headers, char *errbuf);
+void etcd_transport_set_request(CURL *easy, const char *url,
+    struct curl_slist *headers, char *errbuf);
 /* endpoint + path ("/v3/kv/range"), one "/" between them. -ENAMETOOLONG
  * if it does not fit. */
 int etcd_transport_url(char *out, size_t outlen, const char *endpoint,

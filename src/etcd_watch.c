@@ -28,7 +28,7 @@ struct queued_msg {
 
 struct etcd_watch {
 	CURL *easy;
-	unsigned tls_generation;        /* of easy */
+	unsigned transport_generation;  /* of easy */
 	char *body_text;
 	etcd_watch_msg_cb on_msg;
 	etcd_watch_end_cb on_end;
@@ -74,7 +74,7 @@ static void watch_free(struct etcd_watch *w)
 {
 	watch_drop_queue(w);
 	loop_timer_disarm(&w->created_timer);
-	etcd_easy_give(w->easy, w->tls_generation);
+	etcd_easy_give(w->easy, w->transport_generation);
 	etcd_transport_headers_free(w->headers);
 	ndjson_free(&w->framer);
 	free(w->body_text);
@@ -244,6 +244,11 @@ static void watch_fail_soon(struct etcd_watch *w, int err, const char *why)
 static int watch_begin(struct etcd_watch *w)
 {
 	char url[1100];
+	/* No timeout: the stream lasts; its creation has a timer below. */
+	struct etcd_transfer transfer = {
+		.url = url, .errbuf = w->errbuf, .timeout_ms = 0,
+		.body = w->body_text, .write = watch_write, .write_data = w,
+	};
 
 	ndjson_free(&w->framer);
 	ndjson_init(&w->framer, ETCD_MAX_RESPONSE);
@@ -253,15 +258,11 @@ static int watch_begin(struct etcd_watch *w)
 	(void)etcd_transport_url(url, sizeof(url), C.endpoints[C.current],
 	    "/v3/watch");
 	etcd_transport_headers_free(w->headers);
-	w->headers = etcd_transport_headers(etcd_login_token(&w->token_generation));
-	if (w->headers == NULL)
+	transfer.headers = etcd_easy_headers(
+	    etcd_login_token(&w->token_generation), &w->headers);
+	if (transfer.headers == NULL)
 		return -ENOMEM;
-	etcd_transport_setopt(w->easy, url, &C.transport, w->headers, w->errbuf);
-	curl_easy_setopt(w->easy, CURLOPT_POSTFIELDS, w->body_text);
-	curl_easy_setopt(w->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(w->body_text));
-	curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, watch_write);
-	curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, w);
-	curl_easy_setopt(w->easy, CURLOPT_PRIVATE, NULL);
+	etcd_easy_prepare(w->easy, &transfer);
 	if (curl_multi_add_handle(C.multi, w->easy) != CURLM_OK)
 		return -EIO;
 	w->in_multi = true;
@@ -310,7 +311,7 @@ struct etcd_watch *etcd_watch_start(const char *prefix, size_t len,
 	if (C.multi == NULL)
 		return NULL;
 	w = xcalloc(1, sizeof(*w));
-	w->easy = etcd_easy_take(&w->tls_generation);
+	w->easy = etcd_easy_take(&w->transport_generation);
 	req = etcd_req_watch_prefix(prefix, len, start_revision);
 	w->body_text = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);

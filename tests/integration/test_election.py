@@ -3,11 +3,12 @@
 import os
 import signal
 import time
+import urllib.request
 
 import pytest
 
-from kmtest import (MARGIN, PREFIX, SERVICE, TTL, b64, etcd_post, read_state,
-                    record_timing, run_kingsmootd, state_problems)
+from kmtest import (MARGIN, PREFIX, REQUEST_TIMEOUT, SERVICE, TTL, b64, etcd_post,
+                    read_state, record_timing, run_kingsmootd, state_problems)
 
 NAMES = ["node-a", "node-b", "node-c"]
 
@@ -301,3 +302,30 @@ def test_state_file_mode_is_0644_under_a_strict_umask(km, etcd):
     node = km.node("node-a", etcd).start(umask=0o077)
     km.wait_single_leader([node], timeout=10)
     assert state_problems(node.state_path) == []
+
+
+def watch_streams_started(url):
+    """Watch streams etcd has begun serving, from its own /metrics."""
+    with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=2) as resp:
+        text = resp.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("grpc_server_started_total{")
+               and 'grpc_method="Watch"' in line)
+
+
+def test_watches_outlast_request_timeout(km, etcd):
+    """A finished transfer's easy handle is kept for the next one with its
+    options on it: a watch stream that takes a handle a unary call used
+    must not inherit that call's request_timeout and be cut by it."""
+    nodes = km.nodes_started(NAMES[:2], etcd)
+    lead, _ = km.wait_single_leader(nodes, timeout=15)
+    km.wait_for(lambda: all(n.role() in ("leader", "follower") for n in nodes), 10,
+                "both nodes to take a role")
+    started = watch_streams_started(etcd.url)
+    # A stream cut at request_timeout is started again at once: over
+    # sixteen timeouts and a renewal's worth of handles reused, none may be.
+    time.sleep(16 * REQUEST_TIMEOUT)
+    assert watch_streams_started(etcd.url) == started, \
+        "a watch stream was started again while nothing changed"
+    for n in nodes:
+        assert "watch ended" not in n.log(), n.name
