@@ -318,7 +318,7 @@ def test_watches_outlast_request_timeout(km, etcd):
     options on it: a watch stream that takes a handle a unary call used
     must not inherit that call's request_timeout and be cut by it."""
     nodes = km.nodes_started(NAMES[:2], etcd)
-    lead, _ = km.wait_single_leader(nodes, timeout=15)
+    km.wait_single_leader(nodes, timeout=15)
     km.wait_for(lambda: all(n.role() in ("leader", "follower") for n in nodes), 10,
                 "both nodes to take a role")
     started = watch_streams_started(etcd.url)
